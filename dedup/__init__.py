@@ -1,0 +1,1 @@
+dedup: near-duplicate and rewrite detector for news copy.
