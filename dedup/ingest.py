@@ -21,6 +21,7 @@ import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TextIO
@@ -43,7 +44,7 @@ _PARQUET_BATCH_ROWS = 4096
 _MAX_ID_IN_MESSAGE = 80
 # A JSON string may encode a lone surrogate ("\ud800"), which decodes fine but
 # breaks every later UTF-8 write; only lines that contain one are re-checked.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,10 @@ def iter_documents(
             yield doc
     else:
         known = "a folder, .jsonl, .ndjson, .csv, .tsv (also .gz), .parquet, .txt, .md, .html or - for stdin"
-        raise InputProblem(f"{path}: unknown file type '{''.join(path.suffixes) or path.name}' (expected {known})")
+        hint = "; a file of one JSON object per line should be named .jsonl" if suffix == ".json" else ""
+        raise InputProblem(
+            f"{path}: unknown file type '{''.join(path.suffixes) or path.name}' (expected {known}){hint}"
+        )
 
 
 def read_documents(
@@ -212,9 +216,17 @@ class _Reader:
         origin = f"{where}:{line}"
         return self._accept(Document(doc_id, text, origin=origin, **metadata), where, line)
 
+    def _missing_text_column(self, where: str, columns: list[str]) -> InputProblem:
+        return InputProblem(
+            f"{where}: no column {self.fields.text!r} (columns: {_column_list(columns)}); choose one with --text-field"
+        )
+
     # -- JSONL -------------------------------------------------------------------
 
-    def jsonl(self, path: Path) -> Iterator[Document]:
+    def _line_file(
+        self, path: Path, read_records: Callable[[Iterable[bytes], str, str], Iterator[Document]]
+    ) -> Iterator[Document]:
+        """Run a line-based reader (JSONL, CSV) over a file, after the whole-file checks."""
         where = str(path)
         try:
             problem = _sniff(path)
@@ -222,13 +234,18 @@ class _Reader:
                 self.skips.add(where, None, problem)
                 return
             with _open_binary(path) as stream:
-                yield from self._jsonl_lines(stream, where, _stem(path))
+                yield from read_records(stream, where, _stem(path))
         except _Unreadable as err:
             self.skips.add(where, None, str(err))
         except OSError as err:
             raise InputProblem(f"{where}: cannot read: {_os_reason(err)}") from None
 
-    def stdin_jsonl(self, stream: TextIO) -> Iterator[Document]:
+    def jsonl(self, path: Path) -> Iterator[Document]:
+        return self._line_file(path, self._jsonl_lines)
+
+    def stdin_jsonl(self, stream: TextIO | None) -> Iterator[Document]:
+        if stream is None:  # started without a standard input (a daemon, some CI runners)
+            raise InputProblem(f"{STDIN_NAME}: no standard input to read")
         # Prefer the byte stream so invalid UTF-8 is a per-line skip, not a crash.
         source = getattr(stream, "buffer", None) or stream
         try:
@@ -240,7 +257,7 @@ class _Reader:
 
     def _jsonl_lines(self, lines: Iterable[bytes | str], where: str, id_prefix: str) -> Iterator[Document]:
         any_record = False
-        for line_no, raw, text, bad_byte in _decoded_lines(lines):
+        for line_no, text, bad_byte in _decoded_lines(lines):
             if bad_byte is not None:
                 any_record = True
                 self.skips.add(where, line_no, f"invalid UTF-8 at byte {bad_byte}")
@@ -259,7 +276,7 @@ class _Reader:
             if not isinstance(record, dict):
                 self.skips.add(where, line_no, f"malformed JSON: expected an object, got {_json_type(record)}")
                 continue
-            if isinstance(raw, bytes) and _SURROGATE_ESCAPE.search(raw):
+            if "\\u" in text and _SURROGATE_ESCAPE.search(text):
                 bad_field = _field_with_lone_surrogate(record, self.fields.columns())
                 if bad_field is not None:
                     self.skips.add(where, line_no, f"invalid Unicode (lone surrogate) in field {bad_field!r}")
@@ -273,19 +290,8 @@ class _Reader:
     # -- CSV / TSV ---------------------------------------------------------------
 
     def csv(self, path: Path, delimiter: str) -> Iterator[Document]:
-        where = str(path)
         _raise_csv_field_limit()
-        try:
-            problem = _sniff(path)
-            if problem:
-                self.skips.add(where, None, problem)
-                return
-            with _open_binary(path) as stream:
-                yield from self._csv_records(stream, where, _stem(path), delimiter)
-        except _Unreadable as err:
-            self.skips.add(where, None, str(err))
-        except OSError as err:
-            raise InputProblem(f"{where}: cannot read: {_os_reason(err)}") from None
+        return self._line_file(path, partial(self._csv_records, delimiter=delimiter))
 
     def _csv_records(self, stream: Iterable[bytes], where: str, id_prefix: str, delimiter: str) -> Iterator[Document]:
         # Lines are decoded one by one so that invalid UTF-8 costs one record,
@@ -294,7 +300,7 @@ class _Reader:
         bad_bytes: dict[int, int] = {}
 
         def text_lines() -> Iterator[str]:
-            for line_no, _raw, text, bad_byte in _decoded_lines(stream):
+            for line_no, text, bad_byte in _decoded_lines(stream):
                 if bad_byte is not None:
                     bad_bytes[line_no] = bad_byte
                 yield text
@@ -325,10 +331,7 @@ class _Reader:
                     header[0] = header[0][1:]
                 index = {name: i for i, name in reversed(list(enumerate(header)))}
                 if self.fields.text not in index:
-                    raise InputProblem(
-                        f"{where}:{record_start}: no column {self.fields.text!r} in the header "
-                        f"(columns: {', '.join(header)}); choose one with --text-field"
-                    )
+                    raise self._missing_text_column(f"{where}:{record_start}", header)
                 continue
             if bad:
                 self.skips.add(where, record_start, f"invalid UTF-8 at byte {bad[0]}")
@@ -364,9 +367,7 @@ class _Reader:
         except failures as err:
             raise InputProblem(f"{where}: corrupt Parquet file: {_first_line(err)}") from None
         if self.fields.text not in names:
-            raise InputProblem(
-                f"{where}: no column {self.fields.text!r} (columns: {', '.join(names)}); choose one with --text-field"
-            )
+            raise self._missing_text_column(where, names)
         wanted = [name for name in self.fields.columns() if name in names]
         row_no = 0
         stem = _stem(path)
@@ -386,7 +387,10 @@ class _Reader:
     # -- folders and single document files -----------------------------------------
 
     def folder(self, root: Path) -> Iterator[Document]:
-        for path in _folder_files(root):
+        def unreadable(err: OSError) -> None:
+            self.skips.add(err.filename or str(root), None, f"cannot read folder: {_os_reason(err)}")
+
+        for path in _folder_files(root, unreadable):
             doc = self.single_file(path)
             if doc is not None:
                 yield doc
@@ -424,10 +428,14 @@ class _Reader:
 # -- helpers -----------------------------------------------------------------------
 
 
-def _folder_files(root: Path) -> list[Path]:
-    """Document files under `root`, recursively, hidden files and folders left out, in sorted order."""
+def _folder_files(root: Path, on_error: Callable[[OSError], None]) -> list[Path]:
+    """Document files under `root`, recursively, hidden files and folders left out, in sorted order.
+
+    Sorting the whole list (not per folder) makes the order, and so which of
+    two same-stem files wins, independent of the file system.
+    """
     found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root, onerror=on_error):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         for name in filenames:
             if not name.startswith(".") and Path(name).suffix.lower() in FOLDER_SUFFIXES:
@@ -492,13 +500,15 @@ def _sniff(path: Path) -> str | None:
 def _sniff_bytes(head: bytes) -> str | None:
     if not head:
         return "empty file"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "invalid UTF-8: the file is UTF-16 (it starts with a UTF-16 byte order mark)"
     if b"\x00" in head[:_SNIFF_BYTES]:
         return "binary file"
     return None
 
 
-def _decoded_lines(lines: Iterable[bytes | str]) -> Iterator[tuple[int, bytes | str, str, int | None]]:
-    """(1-based line, raw line, decoded text, byte offset of invalid UTF-8 or None).
+def _decoded_lines(lines: Iterable[bytes | str]) -> Iterator[tuple[int, str, int | None]]:
+    """(1-based line, decoded text, byte offset of invalid UTF-8 or None).
 
     Offsets are counted from the start of the stream, so a user can find the
     bad byte with any hex viewer. Undecodable lines come back with U+FFFD
@@ -508,7 +518,7 @@ def _decoded_lines(lines: Iterable[bytes | str]) -> Iterator[tuple[int, bytes | 
     decode = codecs.getdecoder("utf-8")
     for line_no, raw in enumerate(lines, start=1):
         if isinstance(raw, str):
-            yield line_no, raw, raw, None
+            yield line_no, raw, None
             continue
         if line_no == 1 and raw.startswith(codecs.BOM_UTF8):
             raw = raw[len(codecs.BOM_UTF8):]
@@ -519,7 +529,7 @@ def _decoded_lines(lines: Iterable[bytes | str]) -> Iterator[tuple[int, bytes | 
         except UnicodeDecodeError as err:
             text = raw.decode("utf-8", errors="replace")
             bad = offset + err.start
-        yield line_no, raw, text, bad
+        yield line_no, text, bad
         offset += len(raw)
 
 
@@ -590,6 +600,12 @@ def _field_with_lone_surrogate(record: dict, names: list[str]) -> str | None:
 def _quote_id(doc_id: str) -> str:
     shown = doc_id if len(doc_id) <= _MAX_ID_IN_MESSAGE else doc_id[:_MAX_ID_IN_MESSAGE] + "..."
     return repr(shown)
+
+
+def _column_list(names: list[str], most: int = 12) -> str:
+    """Header names for a one-line message: quoted (a name may hold a newline), long lists cut."""
+    shown = ", ".join(repr(name[:40]) for name in names[:most])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > most else "")
 
 
 def _first_line(err: BaseException) -> str:

@@ -358,7 +358,7 @@ def test_csv_without_id_column_numbers_records(tmp_path):
 def test_csv_missing_text_column_stops_the_run(tmp_path):
     path = tmp_path / "cols.csv"
     path.write_text("id,body\n1,x\n", encoding="utf-8")
-    with pytest.raises(InputProblem, match=r"cols.csv:1: no column 'text' in the header \(columns: id, body\)"):
+    with pytest.raises(InputProblem, match=r"cols.csv:1: no column 'text' \(columns: 'id', 'body'\)"):
         read_documents(path)
     with pytest.raises(InputProblem, match="no column 'article'"):
         read_documents(path, text_field="article")
@@ -418,7 +418,7 @@ def test_parquet_problems_stop_the_run(tmp_path):
     pq = pytest.importorskip("pyarrow.parquet")
     path = tmp_path / "cols.parquet"
     pq.write_table(pa.table({"body": ["x"]}), path)
-    with pytest.raises(InputProblem, match=r"cols.parquet: no column 'text' \(columns: body\)"):
+    with pytest.raises(InputProblem, match=r"cols.parquet: no column 'text' \(columns: 'body'\)"):
         read_documents(path)
     corrupt = tmp_path / "corrupt.parquet"
     corrupt.write_bytes(b"PAR1 this is not really parquet")
@@ -471,3 +471,62 @@ def test_corrupt_gzip_is_a_counted_skip(tmp_path):
     assert len(skips) == 1 and "corrupt gzip data" in skips[0].reason
     with pytest.raises(InputProblem, match="corrupt gzip"):
         read_documents(path, strict=True)
+
+
+def test_utf16_file_is_named_as_such(tmp_path):
+    path = tmp_path / "windows.jsonl"
+    path.write_text('{"id": "a", "text": "x"}\n', encoding="utf-16")
+    assert_skip_and_strict(path, "invalid UTF-8: the file is UTF-16", None)
+
+
+def test_json_file_gets_a_hint(tmp_path):
+    path = tmp_path / "export.json"
+    path.write_text('[{"id": "a", "text": "x"}]', encoding="utf-8")
+    with pytest.raises(InputProblem, match=r"export.json: unknown file type '.json' .*should be named .jsonl$"):
+        read_documents(path)
+
+
+def test_stdin_missing(monkeypatch):
+    monkeypatch.setattr("sys.stdin", None)
+    with pytest.raises(InputProblem, match=r"^<stdin>: no standard input to read$"):
+        read_documents("-")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".tsv", ".html", ".jsonl.gz"])
+def test_mangled_files_never_raise_anything_but_one_line_input_problems(tmp_path, suffix):
+    """Random byte damage to a valid file: skips or InputProblem, always one line, never another exception."""
+    import random
+
+    rng = random.Random(suffix)
+    rows = [{"id": str(i), "text": f"caf\u00e9 \"{i}\",\nline"} for i in range(20)]
+    if suffix in (".csv", ".tsv"):
+        import csv
+
+        out = io.StringIO()
+        writer = csv.DictWriter(out, ["id", "text"], delimiter="," if suffix == ".csv" else "\t")
+        writer.writeheader()
+        writer.writerows(rows)
+        valid = out.getvalue().encode()
+    elif suffix == ".html":
+        valid = b"<html><head><title>t</title><script>if (a<b) {}</script></head><body><p>x<br>y</p><!-- c --></body>"
+    else:
+        valid = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    if suffix.endswith(".gz"):
+        valid = gzip.compress(valid)
+    for n in range(60):
+        damaged = bytearray(valid)
+        for _ in range(rng.randint(1, 8)):
+            at = rng.randrange(len(damaged))
+            if rng.random() < 0.5:
+                damaged[at] = rng.randrange(256)
+            else:
+                damaged[at:at] = bytes(rng.randrange(256) for _ in range(3))
+        path = tmp_path / f"m{n}{suffix}"
+        path.write_bytes(bytes(damaged))
+        for strict in (False, True):
+            try:
+                _, skips = read_documents(path, strict=strict)
+            except InputProblem as problem:
+                assert "\n" not in str(problem)
+            else:
+                assert all("\n" not in str(skip) for skip in skips)
