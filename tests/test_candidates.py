@@ -1,0 +1,103 @@
+"""Candidates stage: banding parameters, buckets by sorting, caps, and agreement with datasketch."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from datasketch import MinHash, MinHashLSH
+from datasketch.lsh import _optimal_param
+
+from dedup.candidates import LSHBanding, merge_pairs, optimal_bands, pairs_in_runs
+from dedup.fingerprint import MAX_HASH, Fingerprinter, MinHasher
+
+
+@pytest.mark.parametrize("threshold,num_perm", [(0.5, 128), (0.3, 128), (0.8, 64), (0.9, 256), (0.1, 32)])
+def test_optimal_bands_equals_datasketch(threshold: float, num_perm: int) -> None:
+    assert optimal_bands(threshold, num_perm) == _optimal_param(threshold, num_perm, 0.5, 0.5)
+    assert optimal_bands(threshold, num_perm, 0.2, 0.8) == _optimal_param(threshold, num_perm, 0.2, 0.8)
+
+
+def sets_with_jaccard(rng: np.random.Generator, base_size: int, jaccard: float) -> tuple[np.ndarray, np.ndarray]:
+    """Two hash sets of `base_size` elements each whose exact Jaccard is about `jaccard`."""
+    shared = int(round(2 * base_size * jaccard / (1 + jaccard)))
+    values = rng.choice(1 << 32, size=shared + 2 * (base_size - shared), replace=False).astype(np.uint32)
+    common, rest = values[:shared], values[shared:]
+    return np.concatenate([common, rest[: base_size - shared]]), np.concatenate([common, rest[base_size - shared :]])
+
+
+def signatures_for(pairs_of_sets: list[tuple[np.ndarray, np.ndarray]], num_perm: int = 128) -> np.ndarray:
+    docs = [doc for pair in pairs_of_sets for doc in pair]
+    offsets = np.concatenate(([0], np.cumsum([len(d) for d in docs])))
+    return MinHasher(num_perm, 1).signatures(np.concatenate(docs), offsets)
+
+
+def test_lsh_recall_above_and_rejection_below_threshold() -> None:
+    rng = np.random.default_rng(11)
+    high = [sets_with_jaccard(rng, 300, 0.8) for _ in range(40)]
+    low = [sets_with_jaccard(rng, 300, 0.15) for _ in range(40)]
+    lsh = LSHBanding(threshold=0.5, num_perm=128)
+    pairs = {tuple(p) for p in lsh.candidate_pairs(signatures_for(high + low)).tolist()}
+    found_high = sum((2 * k, 2 * k + 1) in pairs for k in range(len(high)))
+    found_low = sum((2 * k, 2 * k + 1) in pairs for k in range(len(high), len(high) + len(low)))
+    print(f"b={lsh.bands} r={lsh.rows}: J=0.8 found {found_high}/40, J=0.15 found {found_low}/40")
+    assert found_high >= 38
+    assert found_low <= 4
+
+
+def test_candidates_equal_datasketch_minhashlsh() -> None:
+    """Same b and r, so exactly the pairs datasketch's index returns (no cap reached)."""
+    rng = np.random.default_rng(3)
+    groups = [sets_with_jaccard(rng, 120, j) for j in (0.9, 0.7, 0.55, 0.45, 0.35, 0.2, 0.5, 0.6)]
+    signatures = signatures_for(groups)
+    ours = {tuple(p) for p in LSHBanding(0.5, 128, max_bucket=10_000).candidate_pairs(signatures).tolist()}
+    index = MinHashLSH(threshold=0.5, num_perm=128)
+    sketches = [MinHash(seed=1, hashvalues=row, scheme="affine32") for row in signatures]
+    for doc, sketch in enumerate(sketches):
+        index.insert(doc, sketch)
+    theirs = {(min(d, e), max(d, e)) for d, s in enumerate(sketches) for e in index.query(s) if e != d}
+    assert ours == theirs and ours
+
+
+def test_pairs_are_unique_sorted_and_ordered() -> None:
+    texts = ["alpha beta gamma delta epsilon zeta eta theta"] * 4 + ["iota kappa lambda mu nu xi omicron pi"] * 2
+    signatures = Fingerprinter(num_perm=64).transform(texts)
+    pairs = LSHBanding(0.5, 64).candidate_pairs(signatures)
+    assert pairs.dtype == np.int64 and pairs.shape == (7, 2)
+    assert np.all(pairs[:, 0] < pairs[:, 1])
+    assert list(map(tuple, pairs.tolist())) == sorted(set(map(tuple, pairs.tolist())))
+    assert [4, 5] in pairs.tolist() and [0, 3] in pairs.tolist()
+
+
+def test_empty_docs_never_collide() -> None:
+    signatures = Fingerprinter(num_perm=64).transform(["", "...", "   ", "some real words in a short text here"])
+    assert np.all(signatures[:3] == MAX_HASH)
+    lsh = LSHBanding(0.5, 64)
+    assert len(lsh.candidate_pairs(signatures)) == 0
+    assert lsh.empty_docs == 3
+
+
+def test_huge_buckets_emit_neighbour_chain() -> None:
+    signatures = Fingerprinter(num_perm=64).transform(["the same template text for every one of these docs"] * 10)
+    capped = LSHBanding(0.5, 64, max_bucket=4)
+    pairs = capped.candidate_pairs(signatures)
+    assert pairs.tolist() == [[d, d + 1] for d in range(9)]
+    assert capped.capped_buckets == capped.bands and capped.capped_docs == 10 * capped.bands
+    uncapped = LSHBanding(0.5, 64, max_bucket=10)
+    assert len(uncapped.candidate_pairs(signatures)) == 45 and uncapped.capped_buckets == 0
+
+
+def test_pairs_in_runs_and_merge() -> None:
+    order = np.array([7, 3, 5, 1, 9])
+    pairs = pairs_in_runs(order, np.array([0, 3]), np.array([3, 2]))
+    assert pairs.tolist() == [[7, 3], [7, 5], [3, 5], [1, 9]]
+    merged = merge_pairs(np.array([[2, 5], [0, 1]]), np.array([[0, 1], [1, 3]]), np.zeros((0, 2), dtype=np.int64))
+    assert merged.tolist() == [[0, 1], [1, 3], [2, 5]]
+    assert merge_pairs().shape == (0, 2)
+
+
+def test_bad_signatures_and_parameters() -> None:
+    with pytest.raises(ValueError):
+        LSHBanding(0.5, 128).candidate_pairs(np.zeros((3, 16), dtype=np.uint32))
+    with pytest.raises(ValueError):
+        LSHBanding(0.5, 128, max_bucket=1)
+    with pytest.raises(ValueError):
+        optimal_bands(1.5, 128)
