@@ -444,10 +444,15 @@ class _RewriteVocabulary:
             new_keys, first = np.unique(token_hashes[missing], return_index=True)
             where = np.flatnonzero(missing)[first]
             words = [raw[s:e].decode("utf-8", "replace") for s, e in zip(starts[where].tolist(), ends[where].tolist())]
-            slots[missing] = self._add(new_keys, words)[np.searchsorted(new_keys, token_hashes[missing])]
+            new_slots, grown = self._add(new_keys, words)
+            if grown:  # every slot moved: look the whole batch up again
+                slots = self.table.find(token_hashes)
+            else:
+                slots[missing] = new_slots[np.searchsorted(new_keys, token_hashes[missing])]
         return self.features[slots], self.keep[slots]
 
-    def _add(self, new_keys: np.ndarray, words: list[str]) -> np.ndarray:
+    def _add(self, new_keys: np.ndarray, words: list[str]) -> tuple[np.ndarray, bool]:
+        """Store new words; -> (their slots, whether the table was rebuilt, moving old slots)."""
         forms = [normalise_word(word) for word in words]
         keep = np.fromiter((form is not None for form in forms), dtype=bool, count=len(forms))
         to_stem = [form for form in forms if form is not None and form[0] != "#"]
@@ -464,14 +469,17 @@ class _RewriteVocabulary:
             dtype=np.uint32,
             count=len(forms),
         )
+        grown = False
         if self.table.count + len(new_keys) > self.max_entries:
             self.__init__()
+            grown = True
         while (self.table.count + len(new_keys)) * 2 > len(self.table.keys):
             self._grow()  # load factor under 1/2 keeps probe chains short
+            grown = True
         slots = self.table.insert(new_keys)
         self.features[slots] = features
         self.keep[slots] = keep
-        return slots
+        return slots, grown
 
     def _grow(self) -> None:
         """Double the table and re-insert every entry with its values."""

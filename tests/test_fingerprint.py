@@ -177,8 +177,9 @@ def test_rewrite_normalisation() -> None:
 
 
 def test_rewrite_vocabulary_survives_growth() -> None:
-    """A vocabulary that starts tiny and grows many times maps every word the same way."""
-    words = [f"word{i} term{i * 7} 4{i},{i:03d}" for i in range(600)]
+    """A vocabulary that starts tiny and grows many times maps every word the same way,
+    including words it already knew in the batch that made it grow."""
+    words = [f"alpha beta word{i} term{i * 7} 4{i},{i:03d} gamma" for i in range(600)]
     fresh = Fingerprinter("rewrite").shingles(words)
     saved = fingerprint._vocabulary
     try:
