@@ -758,7 +758,8 @@ def _words_of(*texts: str | None) -> list[str]:
 
 
 def _change_weight(kind: str, a: str | None, b: str | None, weight: Callable[[str], float] | None) -> float:
-    words = _words_of(a, b)
+    # content words; a change made of function words only ("could" -> "might") uses those
+    words = _words_of(a, b) or [m.group(0).lower() for t in (a, b) if t for m in WORD_RE.finditer(t)]
     idf = max((weight(w) for w in words), default=1.0) if weight else 1.0
     return TYPE_PRIOR[kind] * (1.0 + idf)
 
