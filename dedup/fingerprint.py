@@ -192,14 +192,6 @@ def estimate_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> np.ndarray | float
 # Byte-level tokeniser
 # ---------------------------------------------------------------------------------------
 
-_WORD_BYTE = np.zeros(256, dtype=bool)
-_WORD_BYTE[ord("0") : ord("9") + 1] = True
-_WORD_BYTE[ord("a") : ord("z") + 1] = True
-_WORD_BYTE[ord("A") : ord("Z") + 1] = True  # only reachable if a caller skips lowercasing
-_WORD_BYTE[0x80:] = True
-_DIGIT_BYTE = np.zeros(256, dtype=bool)
-_DIGIT_BYTE[ord("0") : ord("9") + 1] = True
-
 _powers_cache: dict[str, np.ndarray] = {}
 
 
@@ -218,11 +210,14 @@ def _powers(length: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _word_mask(data: np.ndarray, join_numbers: bool) -> np.ndarray:
-    """Word/non-word per byte; non-ASCII punctuation and (optionally) digit separators fixed up."""
-    mask = _WORD_BYTE[data]
+    """Word/non-word per (lowercased) byte; non-ASCII punctuation and, optionally, digit
+    separators fixed up. Comparisons, not a lookup table: they vectorise ~4x faster."""
+    is_digit = (data - np.uint8(ord("0"))) < 10  # uint8 wraps: one compare per range
+    mask = (data >= 0x80) | ((data - np.uint8(ord("a"))) < 26) | is_digit
     # Multi-byte punctuation: C2 80-BF (U+0080-00BF), E2 80/81 xx (U+2000-207F),
     # E3 80 xx (U+3000-303F). Lead bytes are rare, so the fix-up touches few positions.
-    lead = np.flatnonzero((data[:-1] == 0xC2) | (data[:-1] == 0xE2) | (data[:-1] == 0xE3))
+    lead = np.flatnonzero(data[:-1] >= 0xC2)
+    lead = lead[(data[lead] == 0xC2) | (data[lead] == 0xE2) | (data[lead] == 0xE3)]
     if len(lead):
         nxt = data[lead + 1]
         b0 = data[lead]
@@ -237,34 +232,46 @@ def _word_mask(data: np.ndarray, join_numbers: bool) -> np.ndarray:
         # "11,000" and "3.5" stay one token: a separator between two digits is a word byte.
         sep = np.flatnonzero((data[1:-1] == ord(",")) | (data[1:-1] == ord("."))) + 1
         if len(sep):
-            is_digit = _DIGIT_BYTE[data]
             sep = sep[is_digit[sep - 1] & is_digit[sep + 1]]
             mask[sep] = True
     return mask
 
 
+def _lowered_bytes(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """UTF-8 of `text.lower()` for every text, "\n" around each -> (bytes, doc start offsets).
+
+    An ASCII text (`str.isascii` is O(1)) skips `str.lower` and is lowercased in numpy,
+    which gives the same bytes at a fraction of the cost.
+    """
+    encoded = [text.encode() if text.isascii() else text.lower().encode("utf-8", "surrogatepass") for text in texts]
+    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    # A "\n" before, between and after the docs: no token spans two docs, and the buffer
+    # starts and ends with a non-word byte, so token edges strictly alternate start/end.
+    doc_starts = np.ones(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(lengths + 1, out=doc_starts[1:])
+    doc_starts[1:] += 1
+    data = np.frombuffer(bytearray(b"\n" + b"\n".join(encoded) + b"\n"), dtype=np.uint8)
+    upper = (data - np.uint8(ord("A"))) < 26
+    data |= upper.view(np.uint8) << np.uint8(5)
+    return data, doc_starts
+
+
 def tokenise_batch(
     texts: Sequence[str], join_numbers: bool = False
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bytes]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Tokenise a batch: (token_hashes uint64, token_offsets (n+1,) int64, starts, ends, data).
 
     Tokens are maximal runs of word bytes of `text.lower()` in UTF-8 (see module docstring);
     a token's hash is fmix64(sum_j byte_j * BYTE_BASE^j mod 2^64). `starts`/`ends` are byte
-    positions into `data`, the batch's bytes joined with b"\\n" (so no token spans two docs).
+    positions into `data`, the batch's lowered bytes joined with b"\n" (so no token spans
+    two docs). With `join_numbers`, "," and "." between two digits are word bytes.
     """
-    encoded = [text.lower().encode("utf-8", "surrogatepass") for text in texts]
-    lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
-    raw = b"\n".join(encoded)
-    doc_starts = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(lengths + 1, out=doc_starts[1:])
-    data = np.frombuffer(raw, dtype=np.uint8)
-    if len(data) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return np.zeros(0, np.uint64), np.zeros(len(encoded) + 1, np.int64), empty, empty, raw
+    data, doc_starts = _lowered_bytes(texts)
     mask = _word_mask(data, join_numbers)
-    edges = np.diff(mask.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
+    # Token edges alternate start, end, start, end... so one flatnonzero gives both.
+    edges = np.flatnonzero(mask[1:] != mask[:-1]) + 1
+    starts = edges[0::2]
+    ends = edges[1::2]
     fwd, inv = _powers(len(data) + 1)
     prefix = np.zeros(len(data) + 1, dtype=np.uint64)
     np.cumsum(data * fwd[: len(data)], out=prefix[1:])  # uint8 * uint64 -> uint64, wraps
@@ -272,7 +279,7 @@ def tokenise_batch(
     fmix64(token_hashes)
     token_offsets = np.searchsorted(starts, doc_starts).astype(np.int64)
     token_offsets[-1] = len(starts)
-    return token_hashes, token_offsets, starts, ends, raw
+    return token_hashes, token_offsets, starts, ends, data
 
 
 def ranks_within(sizes: np.ndarray) -> np.ndarray:
@@ -436,13 +443,14 @@ class _RewriteVocabulary:
         self.keep = np.zeros(len(self.table.keys), dtype=bool)
         self._stemmer = Stemmer.Stemmer("english")
 
-    def lookup(self, token_hashes: np.ndarray, starts: np.ndarray, ends: np.ndarray, raw: bytes):
+    def lookup(self, token_hashes: np.ndarray, starts: np.ndarray, ends: np.ndarray, data: np.ndarray):
         """-> (feature uint32 per token, keep bool per token)."""
         slots = self.table.find(token_hashes)
         missing = slots < 0
         if missing.any():
             new_keys, first = np.unique(token_hashes[missing], return_index=True)
             where = np.flatnonzero(missing)[first]
+            raw = data.tobytes()
             words = [raw[s:e].decode("utf-8", "replace") for s, e in zip(starts[where].tolist(), ends[where].tolist())]
             new_slots, grown = self._add(new_keys, words)
             if grown:  # every slot moved: look the whole batch up again
@@ -509,9 +517,9 @@ def rewrite_features(texts: Sequence[str], bigrams: bool = False) -> tuple[np.nd
 
     -> (uint32 hashes, sorted and unique within each doc; offsets (n+1,) int64).
     """
-    token_hashes, token_offsets, starts, ends, raw = tokenise_batch(texts, join_numbers=True)
+    token_hashes, token_offsets, starts, ends, data = tokenise_batch(texts, join_numbers=True)
     n_docs = len(token_offsets) - 1
-    features, keep = _rewrite_vocabulary().lookup(token_hashes, starts, ends, raw)
+    features, keep = _rewrite_vocabulary().lookup(token_hashes, starts, ends, data)
     doc_of_token = np.repeat(np.arange(n_docs, dtype=np.uint64), np.diff(token_offsets))
     content = features[keep].astype(np.uint64)
     content_doc = doc_of_token[keep]
