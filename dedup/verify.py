@@ -1,10 +1,31 @@
-"""Verify stage: sentence alignment of a candidate pair, and the features the relate stage reads.
+"""Verify stage: align the sentences of a candidate pair and measure how much of each side is reused.
 
-(Interface first; the implementation lands in the next commits.)
+A copy or rewrite keeps its source's claims sentence by sentence, while an independent
+story on the same event shares names and figures but few sentence-level counterparts.
+So the verifier works on sentences, not on the whole-document bag of words:
+
+1. split each cleaned text into sentences;
+2. embed every sentence as a TF-IDF vector (word 1-2-grams and char_wb 3-5-grams, hashed,
+   IDF fitted on the corpus's sentences, not on the pair);
+3. align: a monotone 1-1 dynamic programme for anchors (a rewrite keeps its source's
+   order), gap filling between anchors with 1-1 and 1-2 / 2-1 merges, and an order-free
+   mutual-best pass so a reordered rewrite is still caught;
+4. read features off the alignment: coverage of each side weighted by characters, anchor
+   count, longest run, share of near-verbatim links, order consistency, mean similarity.
+
+The relate stage turns the features into a label; the diff view reuses the alignment, so
+scan and diff never disagree about which sentences match.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.preprocessing import normalize
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +69,377 @@ class Alignment:
     def unmatched_b(self) -> list[int]:
         used = {j for link in self.links for j in link.b}
         return [j for j in range(len(self.b_sentences)) if j not in used]
+
+
+@dataclass(slots=True)
+class PairFeatures:
+    """What the alignment says about a pair; the relate stage reads only these."""
+
+    coverage_a: float  # share of A's characters in linked sentences
+    coverage_b: float
+    anchors: int  # links on the monotone path
+    links: int  # all links (anchor, gap, merge, reorder)
+    longest_run: int  # longest run of links consecutive on both sides
+    longest_run_share: float  # that run's characters over the shorter side's characters
+    verbatim_share: float  # share of links with similarity >= VERBATIM_SIMILARITY
+    order_consistency: float  # share of link pairs in the same order on both sides (1.0 below 4 links)
+    mean_similarity: float  # mean link similarity, weighted by characters
+    weighted_coverage_a: float  # coverage weighted by link similarity
+    weighted_coverage_b: float
+    sentences_a: int
+    sentences_b: int
+    chars_a: int
+    chars_b: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- sentences
+
+# Abbreviations that end in a period but rarely end a sentence (lower-cased, without the dot).
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st mt ft gen col lt sgt capt cmdr adm gov sen rep rev hon pres
+    inc corp co ltd llc plc bros dept univ assn jan feb mar apr jun jul aug sep sept oct nov dec
+    no vs etc approx est fig al e.g i.e u.s u.k u.n a.m p.m""".split()
+)
+# A sentence ends at . ! ? (optionally followed by closing quotes/brackets) before whitespace
+# and an opening capital, digit or quote. Paragraph breaks always end a sentence.
+_SENTENCE_END = re.compile(r"""[.!?]+["')\]]*(?=\s+["'(\[]?[A-Z0-9])""")
+_PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\s*\n\s*\n|\s*$)", re.S)
+_LAST_WORD = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
+
+
+def split_sentences(text: str) -> list[Sentence]:
+    """Split a cleaned text into sentences, with offsets.
+
+    Rule-based on purpose: fast, deterministic and language-light. Paragraphs (blank-line
+    separated) are split at terminal punctuation followed by a capital, except after common
+    abbreviations and single initials ("U.S.", "Mr.", "J.").
+    """
+    sentences: list[Sentence] = []
+    for para in _PARAGRAPH.finditer(text):
+        p_start = para.start()
+        chunk = para.group(0)
+        begin = 0
+        for end_match in _SENTENCE_END.finditer(chunk):
+            end = end_match.end()
+            word = _LAST_WORD.search(chunk, max(0, end_match.start() - 20), end_match.start() + 1)
+            if word is not None:
+                token = word.group(1).lower().rstrip(".")
+                if token in _ABBREVIATIONS or len(token) == 1:
+                    continue
+            _append_sentence(sentences, chunk, begin, end, p_start)
+            begin = end
+        _append_sentence(sentences, chunk, begin, len(chunk), p_start)
+    return sentences
+
+
+def _append_sentence(out: list[Sentence], chunk: str, begin: int, end: int, offset: int) -> None:
+    piece = chunk[begin:end]
+    stripped = piece.strip()
+    if not stripped or not re.search(r"\w", stripped):
+        return
+    lead = len(piece) - len(piece.lstrip())
+    start = offset + begin + lead
+    out.append(Sentence(" ".join(stripped.split()), start, start + len(stripped)))
+
+
+# --------------------------------------------------------------------------- vectors
+
+
+class SentenceVectorizer:
+    """TF-IDF sentence vectors: word 1-2-grams and char_wb 3-5-grams, hashed, each L2-normalised.
+
+    Hashing keeps memory flat on millions of sentences and makes vectors of a new article
+    comparable with an index built earlier. The two channels are concatenated with weight
+    1/sqrt(2) each, so a dot product is the mean of the word and the char cosines: words
+    reward shared terms, char n-grams forgive inflection ("deploy"/"deployment").
+    """
+
+    def __init__(self, n_features: int = 2**20, max_fit_sentences: int = 200_000, seed: int = 0) -> None:
+        self.n_features = n_features
+        self.max_fit_sentences = max_fit_sentences
+        self.seed = seed
+        self._word = HashingVectorizer(
+            n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm=None,
+            token_pattern=r"(?u)\b\w+\b", dtype=np.float32,
+        )
+        self._char = HashingVectorizer(
+            n_features=n_features, analyzer="char_wb", ngram_range=(3, 5), alternate_sign=False,
+            norm=None, dtype=np.float32,
+        )
+        self._word_idf = TfidfTransformer(sublinear_tf=True)
+        self._char_idf = TfidfTransformer(sublinear_tf=True)
+        self.fitted_ = False
+
+    def fit(self, sentences: Sequence[str]) -> "SentenceVectorizer":
+        """Fit the IDF on corpus sentences (a seeded sample of at most `max_fit_sentences`)."""
+        sample = list(sentences)
+        if len(sample) > self.max_fit_sentences:
+            rng = np.random.default_rng(self.seed)
+            keep = np.sort(rng.choice(len(sample), self.max_fit_sentences, replace=False))
+            sample = [sample[i] for i in keep]
+        if not sample:
+            sample = [""]
+        self._word_idf.fit(self._word.transform(sample))
+        self._char_idf.fit(self._char.transform(sample))
+        self.fitted_ = True
+        return self
+
+    def transform(self, sentences: Sequence[str]) -> sp.csr_matrix:
+        """Rows are sentences; a row's dot product with another is the mean word/char cosine."""
+        if not self.fitted_:
+            raise RuntimeError("SentenceVectorizer.fit must be called before transform")
+        if len(sentences) == 0:
+            return sp.csr_matrix((0, 2 * self.n_features), dtype=np.float32)
+        word = normalize(self._word_idf.transform(self._word.transform(sentences)))
+        char = normalize(self._char_idf.transform(self._char.transform(sentences)))
+        return (sp.hstack([word, char], format="csr") * np.float32(1 / np.sqrt(2))).astype(np.float32)
+
+    def word_weight(self, token: str) -> float:
+        """IDF of one lower-cased word (used to rank diff changes); unseen words get the max IDF."""
+        if not self.fitted_:
+            return 1.0
+        col = self._word.transform([token.lower()]).indices
+        if len(col) == 0:
+            return 1.0
+        return float(self._word_idf.idf_[col[0]])
+
+
+# --------------------------------------------------------------------------- alignment
+
+# Similarity thresholds (mean of word 1-2-gram and char 3-5-gram TF-IDF cosines).
+# Calibrated on ../shared/data/pairs/clough-stevenson.dev.jsonl (heavy rewrites vs non-derived
+# answers on the same topic), the seeds (000/001 heavy paraphrase vs 002-004 same event) and
+# ../shared/data/pairs/webis-cpc-11.dev.jsonl (sentence paraphrases).
+ANCHOR_SIMILARITY = 0.30  # a sentence pair this similar may anchor a monotone alignment
+GAP_SIMILARITY = 0.25  # between two anchors, order itself is evidence: accept a bit less
+REORDER_SIMILARITY = 0.40  # out of order, demand more
+MERGE_GAIN = 0.03  # a 1-2 / 2-1 merge must raise the link similarity by this much
+VERBATIM_SIMILARITY = 0.85  # near-verbatim link (copy-editing at most)
+
+
+class Verifier:
+    """Aligns candidate pairs and extracts their features.
+
+    Parameters live in `__init__` (scikit-learn style); `fit` learns the IDF from the corpus
+    so that a pair is judged against what is common in the collection, not within itself.
+    """
+
+    def __init__(
+        self,
+        anchor_similarity: float = ANCHOR_SIMILARITY,
+        gap_similarity: float = GAP_SIMILARITY,
+        reorder_similarity: float = REORDER_SIMILARITY,
+        merge_gain: float = MERGE_GAIN,
+        n_features: int = 2**20,
+        max_fit_sentences: int = 200_000,
+    ) -> None:
+        self.anchor_similarity = anchor_similarity
+        self.gap_similarity = gap_similarity
+        self.reorder_similarity = reorder_similarity
+        self.merge_gain = merge_gain
+        self.vectorizer = SentenceVectorizer(n_features=n_features, max_fit_sentences=max_fit_sentences)
+
+    # -- fitting
+    def fit(self, texts: Iterable[str]) -> "Verifier":
+        """Fit the sentence IDF on the corpus's cleaned texts."""
+        self.vectorizer.fit([s.text for text in texts for s in split_sentences(text)])
+        return self
+
+    # -- one pair
+    def align(self, text_a: str, text_b: str) -> Alignment:
+        """Sentence alignment of two cleaned texts."""
+        sa, sb = split_sentences(text_a), split_sentences(text_b)
+        va = self.vectorizer.transform([s.text for s in sa])
+        vb = self.vectorizer.transform([s.text for s in sb])
+        return self.align_vectors(sa, sb, va, vb)
+
+    def verify(self, text_a: str, text_b: str) -> tuple[Alignment, PairFeatures]:
+        alignment = self.align(text_a, text_b)
+        return alignment, features(alignment)
+
+    def align_vectors(
+        self, sa: list[Sentence], sb: list[Sentence], va: sp.csr_matrix, vb: sp.csr_matrix
+    ) -> Alignment:
+        """Align given precomputed sentence vectors (rows of va, vb): the batch path of a scan."""
+        alignment = Alignment(sa, sb)
+        if not sa or not sb:
+            return alignment
+        sim = np.asarray((va @ vb.T).todense(), dtype=np.float64)
+        anchors = monotone_anchors(sim, self.anchor_similarity)
+        links = [Link((i,), (j,), float(sim[i, j]), "anchor") for i, j in anchors]
+        links = self._fill_gaps(sim, links)
+        links = self._merge(sim, va, vb, links)
+        links = self._reordered(sim, links)
+        links.sort(key=lambda l: (l.a[0], l.b[0]))
+        alignment.links = links
+        return alignment
+
+    def _fill_gaps(self, sim: np.ndarray, links: list[Link]) -> list[Link]:
+        """Between consecutive anchors, align the leftover sentences 1-1 at a lower threshold."""
+        m, n = sim.shape
+        bounds = [(-1, -1)] + [(l.a[0], l.b[0]) for l in links] + [(m, n)]
+        filled = list(links)
+        for (i0, j0), (i1, j1) in zip(bounds, bounds[1:]):
+            if i1 - i0 > 1 and j1 - j0 > 1:
+                sub = sim[i0 + 1 : i1, j0 + 1 : j1]
+                for i, j in monotone_anchors(sub, self.gap_similarity):
+                    filled.append(Link((i0 + 1 + i,), (j0 + 1 + j,), float(sub[i, j]), "gap"))
+        filled.sort(key=lambda l: l.a[0])
+        return filled
+
+    def _merge(self, sim: np.ndarray, va: sp.csr_matrix, vb: sp.csr_matrix, links: list[Link]) -> list[Link]:
+        """Grow 1-1 links into 1-2 / 2-1 merges when an unmatched neighbour completes the sentence.
+
+        A rewrite often splits one long sentence into two or joins two into one; the merged
+        vector (sum of the two rows, renormalised) then matches better than either half.
+        """
+        used_a = {i for l in links for i in l.a}
+        used_b = {j for l in links for j in l.b}
+        out: list[Link] = []
+        for link in links:
+            i, j = link.a[0], link.b[0]
+            best = link
+            for side, neighbours in (("b", (j - 1, j + 1)), ("a", (i - 1, i + 1))):
+                for k in neighbours:
+                    if side == "b" and 0 <= k < vb.shape[0] and k not in used_b:
+                        merged = _merged_similarity(va[i], vb[[min(j, k), max(j, k)]])
+                        if merged >= best.similarity + self.merge_gain and sim[i, k] < self.gap_similarity * 2:
+                            best = Link((i,), (min(j, k), max(j, k)), merged, "merge")
+                    elif side == "a" and 0 <= k < va.shape[0] and k not in used_a:
+                        merged = _merged_similarity(vb[j], va[[min(i, k), max(i, k)]])
+                        if merged >= best.similarity + self.merge_gain and sim[k, j] < self.gap_similarity * 2:
+                            best = Link((min(i, k), max(i, k)), (j,), merged, "merge")
+            if best is not link:
+                used_a.update(best.a)
+                used_b.update(best.b)
+            out.append(best)
+        return out
+
+    def _reordered(self, sim: np.ndarray, links: list[Link]) -> list[Link]:
+        """Order-free pass: link leftover sentences that are each other's best match."""
+        used_a = {i for l in links for i in l.a}
+        used_b = {j for l in links for j in l.b}
+        free_a = np.array([i for i in range(sim.shape[0]) if i not in used_a], dtype=np.int64)
+        free_b = np.array([j for j in range(sim.shape[1]) if j not in used_b], dtype=np.int64)
+        if len(free_a) == 0 or len(free_b) == 0:
+            return links
+        sub = sim[np.ix_(free_a, free_b)]
+        best_b = sub.argmax(axis=1)
+        best_a = sub.argmax(axis=0)
+        out = list(links)
+        for r, c in enumerate(best_b):
+            if best_a[c] == r and sub[r, c] >= self.reorder_similarity:
+                out.append(Link((int(free_a[r]),), (int(free_b[c]),), float(sub[r, c]), "reorder"))
+        return out
+
+
+def _merged_similarity(row: sp.csr_matrix, pair_rows: sp.csr_matrix) -> float:
+    """Cosine of one sentence with the sum of two others (rows are unit vectors)."""
+    merged = normalize(sp.csr_matrix(pair_rows.sum(axis=0)))
+    return float((row @ merged.T).toarray()[0, 0])
+
+
+def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
+    """Monotone 1-1 alignment maximising the summed gain (similarity - threshold) of its links.
+
+    Row-vectorised DP: D[i, j] = max(D[i-1, j], D[i, j-1], D[i-1, j-1] + gain[i, j]).
+    The D[i, j-1] term is a running maximum along the row, so each row is two numpy calls.
+    Only links with positive gain are kept.
+    """
+    m, n = sim.shape
+    if m == 0 or n == 0:
+        return []
+    gain = sim - threshold
+    table = np.zeros((m + 1, n + 1), dtype=np.float64)
+    for i in range(1, m + 1):
+        prev = table[i - 1]
+        diag = prev[:-1] + np.where(gain[i - 1] > 0, gain[i - 1], -np.inf)
+        row = np.maximum(prev[1:], diag)
+        table[i, 1:] = np.maximum.accumulate(row)
+    pairs: list[tuple[int, int]] = []
+    i, j = m, n
+    while i > 0 and j > 0:
+        if table[i, j] == table[i - 1, j]:
+            i -= 1
+        elif table[i, j] == table[i, j - 1]:
+            j -= 1
+        else:
+            pairs.append((i - 1, j - 1))
+            i -= 1
+            j -= 1
+    pairs.reverse()
+    return pairs
+
+
+# --------------------------------------------------------------------------- features
+
+
+def features(alignment: Alignment) -> PairFeatures:
+    """Read the relate stage's features off an alignment."""
+    sa, sb, links = alignment.a_sentences, alignment.b_sentences, alignment.links
+    len_a = np.array([len(s.text) for s in sa], dtype=np.float64)
+    len_b = np.array([len(s.text) for s in sb], dtype=np.float64)
+    chars_a, chars_b = float(len_a.sum()), float(len_b.sum())
+    cov_a = np.zeros(len(sa))
+    cov_b = np.zeros(len(sb))
+    for link in links:
+        for i in link.a:
+            cov_a[i] = max(cov_a[i], link.similarity)
+        for j in link.b:
+            cov_b[j] = max(cov_b[j], link.similarity)
+    coverage_a = float(len_a[cov_a > 0].sum() / chars_a) if chars_a else 0.0
+    coverage_b = float(len_b[cov_b > 0].sum() / chars_b) if chars_b else 0.0
+    weighted_a = float((len_a * cov_a).sum() / chars_a) if chars_a else 0.0
+    weighted_b = float((len_b * cov_b).sum() / chars_b) if chars_b else 0.0
+
+    if links:
+        link_chars = np.array([sum(len_a[i] for i in l.a) + sum(len_b[j] for j in l.b) for l in links])
+        sims = np.array([l.similarity for l in links])
+        mean_similarity = float((sims * link_chars).sum() / link_chars.sum())
+        verbatim_share = float((sims >= VERBATIM_SIMILARITY).mean())
+    else:
+        mean_similarity = verbatim_share = 0.0
+
+    ordered = sorted(links, key=lambda l: (l.a[0], l.b[0]))
+    run, best_run, run_chars, best_chars = 0, 0, 0.0, 0.0
+    prev: Link | None = None
+    for link in ordered:
+        chars = min(sum(len_a[i] for i in link.a), sum(len_b[j] for j in link.b))
+        if prev is not None and link.a[0] == prev.a[-1] + 1 and link.b[0] == prev.b[-1] + 1:
+            run += 1
+            run_chars += chars
+        else:
+            run, run_chars = 1, chars
+        if run_chars > best_chars:
+            best_chars = run_chars
+        best_run = max(best_run, run)
+        prev = link
+    shorter = min(chars_a, chars_b) or 1.0
+
+    if len(ordered) >= 4:
+        bs = np.array([l.b[0] for l in ordered])
+        agree = (bs[None, :] > bs[:, None])[np.triu_indices(len(bs), 1)]
+        order_consistency = float(agree.mean())
+    else:
+        order_consistency = 1.0
+
+    return PairFeatures(
+        coverage_a=coverage_a,
+        coverage_b=coverage_b,
+        anchors=sum(1 for l in links if l.kind == "anchor"),
+        links=len(links),
+        longest_run=best_run,
+        longest_run_share=float(min(1.0, best_chars / shorter)),
+        verbatim_share=verbatim_share,
+        order_consistency=order_consistency,
+        mean_similarity=mean_similarity,
+        weighted_coverage_a=weighted_a,
+        weighted_coverage_b=weighted_b,
+        sentences_a=len(sa),
+        sentences_b=len(sb),
+        chars_a=int(chars_a),
+        chars_b=int(chars_b),
+    )
