@@ -1,0 +1,288 @@
+"""Clean stage: the real seed pages, generated page shapes, and corpus boilerplate."""
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dedup.clean import Cleaner, clean_text
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+def seed(prefix: str) -> str:
+    (path,) = SEEDS.glob(f"{prefix}_*.txt")
+    return path.read_text(encoding="utf-8")
+
+
+def paragraphs(text: str) -> list[str]:
+    return text.split("\n\n")
+
+
+def assert_shape(cleaned: str) -> None:
+    """One paragraph per block, single blank line between, nothing around."""
+    assert cleaned == cleaned.strip()
+    assert "\n\n\n" not in cleaned
+    assert all(p and p == p.strip() and "\n" not in p for p in paragraphs(cleaned))
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+@pytest.mark.parametrize("prefix", ["000", "001", "002", "003", "004"])
+def test_seed_output_shape_and_ascii_punctuation(prefix: str) -> None:
+    cleaned = clean_text(seed(prefix))
+    assert_shape(cleaned)
+    assert not re.search("[\u2018\u2019\u201c\u201d\u2013\u2014\u00a0]", cleaned)
+    assert "  " not in cleaned
+
+
+def test_seed_003_web_page_loses_menus_widgets_and_footer() -> None:
+    cleaned = clean_text(seed("003"))
+    lines = set(paragraphs(cleaned))
+    for furniture in ("Privacy policy", "Sign in", "Top stories", "Sitemap", "Subscribe to newsletter",
+                      "Israel-Hamas war", "Français", "Comments", "2 min read", "Video poster", "Follow us"):
+        assert furniture not in cleaned, furniture
+    assert not re.search(r"\b0 comments\b", cleaned)
+    assert "Report: Thousands of North Korean troops deployed to Russia" in lines
+    assert any(p.startswith("About 5,000 North Korean soldiers have been deployed to Russia") for p in lines)
+    assert cleaned.rstrip().endswith("engage with the North Korean leader.")
+    # the caption printed twice (second time with a credit glued on) is kept once
+    assert cleaned.count("inspecting the headquarters of the 11th Corps") == 1
+
+
+@pytest.mark.parametrize("prefix, last_body", [
+    ("002", "beyond weapons shipments."),
+    ("004", "could begin as early as July or August."),
+])
+def test_seeds_002_004_lose_author_bio_but_keep_last_body_paragraph(prefix: str, last_body: str) -> None:
+    cleaned = clean_text(seed(prefix))
+    for furniture in ("Read full bio", "Advertisement", "You Might Also Like", "award-winning journalist",
+                      "English news editor", "Evelyn Nakamura", "Mooyoung Lee"):
+        assert furniture not in cleaned, furniture
+    assert any(p.endswith(last_body) for p in paragraphs(cleaned))
+
+
+def test_seed_004_caption_repeated_with_other_spelling_kept_once() -> None:
+    cleaned = clean_text(seed("004"))
+    assert cleaned.count("is seen holding back tears") == 1
+    assert "63.3 F" not in cleaned  # weather widget
+    assert "North Korea may soon send up to 30,000 troops to Russia, Ukraine says" in paragraphs(cleaned)
+
+
+def test_seed_000_markdown_gone_broken_sentence_joined_headline_kept() -> None:
+    cleaned = clean_text(seed("000"))
+    first = paragraphs(cleaned)[0]
+    assert first == "North Korea to Send More Troops to Russia, South Korean Intelligence Says"
+    assert "announced a second deployment of 4,000 troops" in cleaned
+    for markup in ("#", "**", "](", "http", "Original url", "Related article", "<"):
+        assert markup not in cleaned, markup
+    assert "By AFP" in paragraphs(cleaned)
+    assert cleaned.endswith("but did not provide details.")
+
+
+def test_seed_001_plain_prose_only_quotes_change() -> None:
+    raw = seed("001")
+    expected = raw.replace("\u2019", "'").strip().split("\n")
+    assert paragraphs(clean_text(raw)) == expected
+
+
+# --------------------------------------------------------------------------- generated page shapes
+
+
+def test_normalisation_quotes_dashes_spaces_nfkc() -> None:
+    text = "\u201cWe\u2019re ready\u201d \u2014 he said\u00a0on  Tuesday \u2013 at 10\u202fam. \ufb01ne \u2460"
+    assert clean_text(text) == "\"We're ready\" - he said on Tuesday - at 10 am. fine 1"
+
+
+def test_empty_and_whitespace_only_texts() -> None:
+    assert clean_text("") == ""
+    assert clean_text(" \n\n \t\n") == ""
+
+
+def test_widget_lines_go_short_real_sentences_stay() -> None:
+    text = "\n\n".join([
+        "Mayor resigns after audit",
+        "5 min read",
+        "Share on Facebook",
+        "The mayor resigned on Monday after an audit found missing funds.",
+        "- Advertisement -",
+        "He denied wrongdoing.",
+        "It rained.",
+        "Sign up for our daily newsletter",
+        "Read more: Council budget approved",
+        "12 comments",
+        "All rights reserved.",
+    ])
+    assert paragraphs(clean_text(text)) == [
+        "Mayor resigns after audit",
+        "The mayor resigned on Monday after an audit found missing funds.",
+        "He denied wrongdoing.",
+        "It rained.",
+    ]
+
+
+def test_menu_runs_go_but_tables_and_announced_lists_stay() -> None:
+    menu = "\n".join(f"* {w}" for w in ["Home", "World", "Business", "Sport", "Weather"])
+    text = "\n\n".join([
+        menu,
+        "Council approves budget",
+        "The council approved the budget, with these changes:",
+        "- Raise parking fees\n- Close two libraries\n- Hire more teachers",
+        "Shr 34 cts vs 1.19 dlrs\nNet 807,000 vs 2,858,000\nRevs 12.1 mln vs 11.0 mln",
+        "Opinion\nCulture\nTravel\nPodcasts",
+    ])
+    cleaned = clean_text(text)
+    assert not any(w in cleaned for w in ("Home", "Weather", "Podcasts", "Culture"))
+    for kept in ("Council approves budget", "Raise parking fees", "Hire more teachers",
+                 "Shr 34 cts vs 1.19 dlrs", "Revs 12.1 mln vs 11.0 mln"):
+        assert kept in paragraphs(cleaned), kept
+
+
+def test_bio_goes_after_name_line_or_at_end_but_not_in_body() -> None:
+    body = ("Police detained two people on Friday after a protest outside the ministry, officials said, "
+            "adding that an investigation into the clashes had been opened by the city prosecutor.")
+    in_body = ("Jane Roe is a reporter for a local radio station who was detained by police on Friday "
+               "while covering the protest, her employer said.")
+    bio = ("Jane Roe is a senior correspondent covering security and justice. "
+           "She previously worked in Lagos and Nairobi.")
+    text = "\n\n".join([body, in_body, body.replace("Friday", "Saturday"), "Jane Roe", bio, "Read full bio"])
+    cleaned = paragraphs(clean_text(text))
+    assert in_body in cleaned
+    assert bio not in cleaned and "Jane Roe" not in cleaned
+    tail_bio = "John Doe is a freelance journalist based in Kyiv."
+    assert paragraphs(clean_text(f"{body}\n\n{tail_bio}")) == [body]
+
+
+def test_repeated_lines_keep_first() -> None:
+    caption = "Rescue workers search the rubble of a collapsed building in the city centre on Monday."
+    text = "\n".join(["Quake hits city", "Staff Reporter", "Staff Reporter", caption, caption + " Photo/AP",
+                      "Rescuers worked through the night, the fire service said.", caption])
+    assert paragraphs(clean_text(text)) == [
+        "Quake hits city", "Staff Reporter", caption, "Rescuers worked through the night, the fire service said."
+    ]
+
+
+def test_markdown_link_text_kept_target_dropped() -> None:
+    text = ("## Talks resume\n\nThe [foreign ministry](https://example.org/fm) said **talks** would resume, "
+            "see <https://example.org/x> and https://example.org/y for _details_.\n\n![photo](img.png)")
+    assert clean_text(text) == (
+        "Talks resume\n\nThe foreign ministry said talks would resume, see and for details."
+    )
+
+
+def test_broken_lines_joined_even_across_blank_line_but_not_new_sentences() -> None:
+    text = "The minister said the plan was\n\napproved on Monday, and that\nwork starts soon.\n\nIt will cost more."
+    assert paragraphs(clean_text(text)) == [
+        "The minister said the plan was approved on Monday, and that work starts soon.",
+        "It will cost more.",
+    ]
+    assert paragraphs(clean_text("Talks collapsed\n\nThe union said.")) == ["Talks collapsed", "The union said."]
+
+
+def test_hard_wrapped_wire_copy_is_unwrapped_by_indentation() -> None:
+    rng = random.Random(7)
+    words = "the company said it expects higher sales and earnings in the coming quarter".split()
+
+    def wrapped_paragraph(first_indent: str) -> str:
+        text = " ".join(rng.choice(words) for _ in range(60)).capitalize() + "."
+        lines, line = [], ""
+        for word in text.split():
+            if len(line) + len(word) + 1 > 65:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}".strip()
+        lines.append(line)
+        return first_indent + "\n".join(lines)
+
+    paras = [wrapped_paragraph(""), wrapped_paragraph("    "), wrapped_paragraph("    ")]
+    cleaned = paragraphs(clean_text("\n".join(paras) + "\n Reuter"))
+    assert cleaned[:3] == [" ".join(p.split()) for p in paras]
+    assert cleaned[3] == "Reuter"
+
+
+# --------------------------------------------------------------------------- corpus boilerplate
+
+
+def make_corpus(n: int, seed_: int = 3) -> list[str]:
+    """Distinct generated articles that share nothing but what a test adds to them."""
+    rng = random.Random(seed_)
+    nouns = ["council", "port", "bank", "river", "school", "mine", "court", "airport", "union", "farm"]
+    verbs = ["closed", "opened", "expanded", "sold", "rebuilt", "inspected", "fined", "praised"]
+    docs = []
+    for i in range(n):
+        sents = [
+            f"The {rng.choice(nouns)} in district {i} was {rng.choice(verbs)} on day {rng.randint(1, 28)}"
+            f" after {rng.randint(2, 900)} residents {rng.choice(verbs)} the plan." for _ in range(4)
+        ]
+        docs.append("\n\n".join([f"Story number {i} about the {rng.choice(nouns)}", *sents]))
+    return docs
+
+
+FOOTER = "Copyleft notice: this story may be freely reproduced by member newspapers."
+
+
+def test_cleaner_removes_footer_repeated_across_documents() -> None:
+    docs = make_corpus(10)
+    docs = [f"{d}\n\n{FOOTER}" for d in docs]
+    shared = "The minister will visit the region again next spring, officials said."
+    docs[0] += f"\n\n{shared}"
+    docs[1] += f"\n\n{shared}"
+    cleaner = Cleaner(min_docs=5)
+    out = cleaner.fit_transform(docs, ["Wire"] * 10)
+    assert len(cleaner.boilerplate_lines_) == 1
+    assert all(FOOTER not in d for d in out)
+    assert shared in out[0] and shared in out[1]
+    assert all(d.startswith(f"Story number {i} ") for i, d in enumerate(out))
+    assert out == cleaner.transform(docs, ["Wire"] * 10)
+    assert cleaner.removed_lines(docs[:3], ["Wire"] * 3) == [FOOTER]
+    for d in out:
+        assert_shape(d)
+
+
+def test_cleaner_learns_nothing_below_min_docs() -> None:
+    docs = [f"{d}\n\n{FOOTER}" for d in make_corpus(4)]
+    cleaner = Cleaner(min_docs=5).fit(docs)
+    assert len(cleaner.boilerplate_lines_) == 0
+    assert all(FOOTER in d for d in cleaner.transform(docs))
+
+
+def test_cleaner_counts_per_source() -> None:
+    docs = make_corpus(40)
+    sources = ["A"] * 20 + ["B"] * 20
+    # the footer is in every A document, but in only 1 of the 20 B documents
+    docs = [f"{d}\n\n{FOOTER}" if s == "A" or i == 20 else d for i, (d, s) in enumerate(zip(docs, sources))]
+    cleaner = Cleaner(min_docs=5, max_doc_share=0.1)
+    out = cleaner.fit_transform(docs, sources)
+    assert all(FOOTER not in d for d in out[:20])
+    assert FOOTER in out[20]
+    pooled = Cleaner(min_docs=5, max_doc_share=0.1, by_source=False).fit_transform(docs, sources)
+    assert all(FOOTER not in d for d in pooled)
+
+
+def test_cleaner_share_threshold_keeps_lines_in_few_documents() -> None:
+    docs = make_corpus(200)
+    common = "Shares were unchanged in early trading on the local exchange."
+    docs = [f"{d}\n\n{common}" if i % 25 == 0 else d for i, d in enumerate(docs)]  # 8 of 200 = 4%
+    cleaner = Cleaner(min_docs=5, max_doc_share=0.05).fit(docs)
+    assert len(cleaner.boilerplate_lines_) == 0
+    assert isinstance(cleaner.boilerplate_lines_, np.ndarray)
+    assert len(Cleaner(min_docs=5, max_doc_share=0.02).fit(docs).boilerplate_lines_) == 1
+
+
+def test_cleaner_rejoins_sentence_split_by_removed_line() -> None:
+    docs = [f"{d}\n\nThe mayor said plan {i} was\n\n{FOOTER}\n\napproved by council {i}."
+            for i, d in enumerate(make_corpus(8))]
+    out = Cleaner(min_docs=5).fit_transform(docs)
+    assert all(f"The mayor said plan {i} was approved by council {i}." in d for i, d in enumerate(out))
+
+
+def test_cleaner_errors() -> None:
+    with pytest.raises(RuntimeError, match="not fitted"):
+        Cleaner().transform(["text"])
+    with pytest.raises(ValueError, match="sources"):
+        Cleaner().fit(["a", "b"], ["x"])
