@@ -21,8 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -48,6 +46,15 @@ def peer_shingles(text: str, size: int = 5) -> list[str]:
     if len(words) < size:
         return [" ".join(words)]
     return [" ".join(words[i : i + size]) for i in range(len(words) - size + 1)]
+
+
+def with_cpu(run, *args) -> dict:
+    """Run a timing function and add the CPU seconds this process spent (robust to a busy
+    machine; for jobs > 1 it misses the workers, so it is only shown for one process)."""
+    started = time.process_time()
+    result = run(*args)
+    result["cpu_s"] = time.process_time() - started
+    return result
 
 
 def time_ours(texts: list[str], channel: str, threshold: float, num_perm: int, jobs: int) -> dict:
@@ -82,11 +89,17 @@ def time_datasketch(texts: list[str], threshold: float, num_perm: int) -> dict:
     return {"fingerprint_s": fingerprint_s, "candidates_s": time.perf_counter() - started, "pairs": len(pairs)}
 
 
-def time_rensa(texts: list[str], threshold: float, num_perm: int) -> dict | None:
+def _has_rensa() -> bool:
     try:
-        from rensa import RMinHash, RMinHashLSH
+        import rensa  # noqa: F401
     except ImportError:
-        return None
+        return False
+    return True
+
+
+def time_rensa(texts: list[str], threshold: float, num_perm: int) -> dict:
+    from rensa import RMinHash, RMinHashLSH
+
     started = time.perf_counter()
     sketches = RMinHash.from_token_sets([peer_shingles(t) for t in texts], num_perm=num_perm, seed=42)
     fingerprint_s = time.perf_counter() - started
@@ -118,27 +131,30 @@ def main() -> None:
     runs: dict[str, tuple[int, dict]] = {}
     for channel, threshold in (("copy", args.threshold), ("rewrite", args.rewrite_threshold)):
         for jobs in sorted({1, args.jobs}):
-            runs[f"dedup {channel} jobs={jobs}"] = (len(texts), time_ours(texts, channel, threshold, args.num_perm, jobs))
-    rensa = time_rensa(texts, args.threshold, args.num_perm)
+            runs[f"dedup {channel} jobs={jobs}"] = (len(texts), with_cpu(time_ours, texts, channel, threshold, args.num_perm, jobs))
+    rensa = with_cpu(time_rensa, texts, args.threshold, args.num_perm) if _has_rensa() else None
     if rensa is not None:
         runs["rensa"] = (len(texts), rensa)
     sample = texts[: args.subsample]
-    runs[f"datasketch ({len(sample)} docs)"] = (len(sample), time_datasketch(sample, args.threshold, args.num_perm))
+    runs[f"datasketch ({len(sample)} docs)"] = (len(sample), with_cpu(time_datasketch, sample, args.threshold, args.num_perm))
 
     sample_words = sum(len(WORD_RE.findall(t)) for t in sample) / len(sample)
-    datasketch_rate = len(sample) / sum(v for k, v in runs[f"datasketch ({len(sample)} docs)"][1].items() if k.endswith("_s"))
+    ds_result = runs[f"datasketch ({len(sample)} docs)"][1]
+    datasketch_rate = len(sample) / (ds_result["fingerprint_s"] + ds_result["candidates_s"])
     datasketch_words = datasketch_rate * sample_words
     rensa_rate = len(texts) / (rensa["fingerprint_s"] + rensa["candidates_s"]) if rensa else None
     print(f"{'tool':28} {'fp docs/s':>10} {'fp+cand docs/s':>15} {'550w docs/s':>12} {'x datasketch':>13} "
-          f"{'x rensa':>8} {'pairs':>9}")
+          f"{'x rensa':>8} {'pairs':>9} {'550w docs/cpu-s':>16}")
     for name, (n, result) in runs.items():
         total = result["fingerprint_s"] + result["candidates_s"]
         rate = n / total
         per_doc_words = sample_words if name.startswith("datasketch") else mean_words
         vs_datasketch = rate * per_doc_words / datasketch_words  # per word: the subsample differs
         vs_rensa = f"{rate / rensa_rate:8.2f}" if rensa_rate else "       -"
+        single = "jobs=" not in name or "jobs=1" in name
+        cpu_rate = f"{n * per_doc_words / TARGET_WORDS / result['cpu_s']:.0f}" if single else "-"
         print(f"{name:28} {n / result['fingerprint_s']:10.0f} {rate:15.0f} {rate * per_doc_words / TARGET_WORDS:12.0f} "
-              f"{vs_datasketch:13.1f} {vs_rensa} {result['pairs']:9d}")
+              f"{vs_datasketch:13.1f} {vs_rensa} {result['pairs']:9d} {cpu_rate:>16}")
 
 
 if __name__ == "__main__":

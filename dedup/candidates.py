@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.integrate import quad
 
-from dedup.fingerprint import MAX_HASH, _splitmix64, fmix64, ranks_within
+from dedup.fingerprint import MAX_HASH, splitmix64, fmix64, ranks_within
 
 __all__ = ["optimal_bands", "LSHBanding", "merge_pairs", "pairs_in_runs"]
 
@@ -111,7 +111,7 @@ class LSHBanding:
         self.bands, self.rows = params if params is not None else optimal_bands(self.threshold, self.num_perm, *weights)
         if self.bands * self.rows > self.num_perm:
             raise ValueError(f"bands * rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
-        self._band_seeds = np.array(_splitmix64(0x5EED0100, self.bands), dtype=np.uint64)
+        self._band_seeds = np.array(splitmix64(0x5EED0100, self.bands), dtype=np.uint64)
         self.capped_buckets = 0
         self.capped_docs = 0
         self.empty_docs = 0

@@ -58,7 +58,7 @@ _MASK64 = (1 << 64) - 1
 # ---------------------------------------------------------------------------------------
 
 
-def _splitmix64(state: int, count: int) -> list[int]:
+def splitmix64(state: int, count: int) -> list[int]:
     """`count` well-mixed 64-bit constants from a seed (splitmix64), reproducible anywhere."""
     out = []
     for _ in range(count):
@@ -74,8 +74,8 @@ BYTE_BASE = 0x100000001B3 | 1  # FNV-64 prime: odd, so invertible mod 2^64
 BYTE_BASE_INV = pow(BYTE_BASE, -1, 1 << 64)
 MAX_SHINGLE_SIZE = 32
 # Multiplier for the t-th token of a shingle (odd) and a tag per shingle length.
-POSITION_MULTIPLIERS = [c | 1 for c in _splitmix64(0x5EED0001, MAX_SHINGLE_SIZE)]
-LENGTH_TAGS = _splitmix64(0x5EED0002, MAX_SHINGLE_SIZE + 1)
+POSITION_MULTIPLIERS = [c | 1 for c in splitmix64(0x5EED0001, MAX_SHINGLE_SIZE)]
+LENGTH_TAGS = splitmix64(0x5EED0002, MAX_SHINGLE_SIZE + 1)
 REWRITE_HASH_SEED = 0x5EED0003  # xxh32 seed for rewrite-channel feature strings
 
 _FMIX64 = (_U64(33), _U64(0xFF51AFD7ED558CCD), _U64(0xC4CEB9FE1A85EC53))
