@@ -132,3 +132,26 @@ def test_seed_pair_with_the_verifier_alignment():
     # the scan and the diff read the same alignment
     assert [(p.a_sentences, p.b_sentences) for p in diff.alignments] == \
         sorted([(list(l.a), list(l.b)) for l in alignment.links])
+
+
+def test_diff_command_json_and_errors(tmp_path):
+    _real_verifier()  # skips until the verifier is in
+    import typer
+    from typer.testing import CliRunner
+
+    from dedup.cli_diff import diff
+
+    app = typer.Typer()
+    app.command()(diff)
+    app.command("noop")(lambda: None)  # two commands, so `diff` is addressed by name as in dedup.cli
+    runner = CliRunner()
+    page = tmp_path / "diff.html"
+    result = runner.invoke(app, ["diff", "000_b7963910c6951773", "001_a792afd7f87c1107",
+                                 "--corpus", str(SEEDS), "--format", "json", "--html", str(page)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout[result.stdout.index("{"):result.stdout.rindex("}") + 1])
+    assert data["a"] == "000_b7963910c6951773" and data["summary"]["added"] >= 1
+    assert page.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    missing = runner.invoke(app, ["diff", str(tmp_path / "nope.txt"), "x"])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    assert "Traceback" not in missing.output
