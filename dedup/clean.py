@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import xxhash
 
-__all__ = ["clean_text", "Cleaner", "line_key"]
+__all__ = ["clean_text", "clean_with_offsets", "Cleaner", "line_key"]
 
 # --------------------------------------------------------------------------- characters
 
@@ -205,7 +205,7 @@ _BIO = re.compile(
 )
 _BIO_ROLE = re.compile(
     r"\b(?:journalist|reporter|editor|correspondent|writer|columnist|commentator|contributor|author"
-    r"|producer|photographer|photojournalist|anchor|presenter|blogger|freelancer?|newsroom|analyst)s?\b",
+    r"|photographer|photojournalist|anchor|presenter|blogger|freelancer?|newsroom|analyst)s?\b",
     re.I,
 )
 _BYLINE = re.compile(r"^(?:by|written\s+by|reporting\s+by)\s+", re.I)
@@ -478,6 +478,68 @@ def clean_text(text: str) -> str:
     quotes and dashes in ASCII, sentences broken across lines joined.
     """
     return "\n\n".join(_clean_paragraphs(text))
+
+
+_TOKEN = re.compile(r"[^\W_]+")
+_OFFSET_WINDOW = 5000  # tokens searched ahead for the next kept word before giving it up
+
+
+def _normalised_with_positions(text: str) -> tuple[str, np.ndarray]:
+    """`text` with per-character normalisation, and each output char's index in `text`.
+
+    A loop over characters, which is why it is kept off the bulk path: only the diff
+    view asks for offsets, one pair at a time.
+    """
+    pieces: list[str] = []
+    positions: list[int] = []
+    cache: dict[str, str] = {}
+    for index, char in enumerate(text):
+        out = cache.get(char)
+        if out is None:
+            out = cache[char] = unicodedata.normalize("NFKC", char).translate(_CHAR_MAP)
+        pieces.append(out)
+        positions.extend([index] * len(out))
+    return "".join(pieces), np.array(positions, dtype=np.int64)
+
+
+def clean_with_offsets(text: str) -> tuple[str, np.ndarray]:
+    """`clean_text(text)` and, for each cleaned character, its offset in `text`.
+
+    Words of the cleaned text are matched in order to the words of the original (the
+    cleaned text is the original's words minus what was removed, in the same order);
+    a word's characters map one to one, the spaces and punctuation between words
+    take the offset after the previous word, so offsets never decrease. A word not
+    found within the next `_OFFSET_WINDOW` words (a mojibake repair, NFKC across
+    characters) keeps the previous position. Offsets index the original string.
+    """
+    cleaned = clean_text(text)
+    offsets = np.zeros(len(cleaned), dtype=np.int64)
+    if not cleaned:
+        return cleaned, offsets
+    normalised, positions = _normalised_with_positions(text)
+    original_tokens = [(m.group(0).lower(), m.start()) for m in _TOKEN.finditer(normalised)]
+    cursor = 0  # index into original_tokens
+    last = 0  # original offset after the last mapped char
+    mapped_to = 0  # cleaned chars already given an offset
+    for match in _TOKEN.finditer(cleaned):
+        word = match.group(0).lower()
+        found = next(
+            (j for j in range(cursor, min(cursor + _OFFSET_WINDOW, len(original_tokens)))
+             if original_tokens[j][0] == word),
+            None,
+        )
+        offsets[mapped_to : match.start()] = last
+        if found is None:
+            offsets[match.start() : match.end()] = last
+        else:
+            start = original_tokens[found][1]
+            offsets[match.start() : match.end()] = positions[start : start + len(word)]
+            last = int(positions[start + len(word) - 1]) + 1
+            cursor = found + 1
+        mapped_to = match.end()
+    offsets[mapped_to:] = min(last, max(len(text) - 1, 0))
+    np.minimum(offsets, max(len(text) - 1, 0), out=offsets)
+    return cleaned, offsets
 
 
 # --------------------------------------------------------------------------- corpus

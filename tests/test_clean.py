@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dedup.clean import Cleaner, clean_text
+from dedup.clean import Cleaner, clean_text, clean_with_offsets
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -286,3 +286,31 @@ def test_cleaner_errors() -> None:
         Cleaner().transform(["text"])
     with pytest.raises(ValueError, match="sources"):
         Cleaner().fit(["a", "b"], ["x"])
+
+
+# --------------------------------------------------------------------------- offsets
+
+
+def assert_offsets_point_at_words(original: str, cleaned: str, offsets: np.ndarray) -> None:
+    assert offsets.shape == (len(cleaned),)
+    assert (np.diff(offsets) >= 0).all()
+    for match in re.finditer(r"[^\W_]+", cleaned):
+        start, end = offsets[match.start()], offsets[match.end() - 1] + 1
+        assert original[start:end].lower() == match.group(0).lower(), match.group(0)
+
+
+@pytest.mark.parametrize("prefix", ["000", "003", "004"])
+def test_offsets_map_cleaned_words_back_to_seed_text(prefix: str) -> None:
+    raw = seed(prefix)
+    cleaned, offsets = clean_with_offsets(raw)
+    assert cleaned == clean_text(raw)
+    assert_offsets_point_at_words(raw, cleaned, offsets)
+
+
+def test_offsets_skip_markup_and_removed_lines() -> None:
+    raw = "# Title\n\nSee [the report](http://x.org/r) \u201cnow\u201d.\n\nAdvertisement\n\nThe end."
+    cleaned, offsets = clean_with_offsets(raw)
+    assert cleaned == 'Title\n\nSee the report "now".\n\nThe end.'
+    assert_offsets_point_at_words(raw, cleaned, offsets)
+    assert raw[offsets[cleaned.index("The end")]:].startswith("The end.")
+    assert clean_with_offsets("")[1].size == 0
