@@ -27,6 +27,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.preprocessing import normalize
 
+from dedup.fidelity import fidelity, fidelity_features
+
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
@@ -86,6 +88,9 @@ class PairFeatures:
     mean_similarity: float  # mean link similarity, weighted by characters
     weighted_coverage_a: float  # coverage weighted by link similarity
     weighted_coverage_b: float
+    faithful_coverage_a: float  # coverage weighted by link claim fidelity (dedup.fidelity)
+    faithful_coverage_b: float
+    mean_fidelity: float  # mean claim fidelity of the links, weighted by characters
     sentences_a: int
     sentences_b: int
     chars_a: int
@@ -258,7 +263,26 @@ class Verifier:
 
     def verify(self, text_a: str, text_b: str) -> tuple[Alignment, PairFeatures]:
         alignment = self.align(text_a, text_b)
-        return alignment, features(alignment)
+        return alignment, self.features(alignment)
+
+    def features(self, alignment: Alignment) -> PairFeatures:
+        """Features of an alignment, with each link's claim fidelity scored."""
+        return features(alignment, self.link_fidelities(alignment))
+
+    def link_fidelities(self, alignment: Alignment) -> np.ndarray:
+        """Claim fidelity (0-1) of each link: same claims, or same topic with other facts?"""
+        if not alignment.links:
+            return np.zeros(0)
+        rows = [
+            fidelity_features(
+                " ".join(alignment.a_sentences[i].text for i in link.a),
+                " ".join(alignment.b_sentences[j].text for j in link.b),
+                link.similarity,
+                self.vectorizer.word_weight,
+            )
+            for link in alignment.links
+        ]
+        return fidelity(np.vstack(rows))
 
     def align_vectors(
         self, sa: list[Sentence], sb: list[Sentence], va: sp.csr_matrix, vb: sp.csr_matrix
@@ -377,19 +401,25 @@ def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]
 # --------------------------------------------------------------------------- features
 
 
-def features(alignment: Alignment) -> PairFeatures:
-    """Read the relate stage's features off an alignment."""
+def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> PairFeatures:
+    """Read the relate stage's features off an alignment (`link_fidelity`: one value per link)."""
     sa, sb, links = alignment.a_sentences, alignment.b_sentences, alignment.links
+    if link_fidelity is None:
+        link_fidelity = np.ones(len(links))
     len_a = np.array([len(s.text) for s in sa], dtype=np.float64)
     len_b = np.array([len(s.text) for s in sb], dtype=np.float64)
     chars_a, chars_b = float(len_a.sum()), float(len_b.sum())
     cov_a = np.zeros(len(sa))
     cov_b = np.zeros(len(sb))
-    for link in links:
+    fid_a = np.zeros(len(sa))
+    fid_b = np.zeros(len(sb))
+    for link, fid in zip(links, link_fidelity):
         for i in link.a:
             cov_a[i] = max(cov_a[i], link.similarity)
+            fid_a[i] = max(fid_a[i], fid)
         for j in link.b:
             cov_b[j] = max(cov_b[j], link.similarity)
+            fid_b[j] = max(fid_b[j], fid)
     coverage_a = float(len_a[cov_a > 0].sum() / chars_a) if chars_a else 0.0
     coverage_b = float(len_b[cov_b > 0].sum() / chars_b) if chars_b else 0.0
     weighted_a = float((len_a * cov_a).sum() / chars_a) if chars_a else 0.0
@@ -399,9 +429,10 @@ def features(alignment: Alignment) -> PairFeatures:
         link_chars = np.array([sum(len_a[i] for i in l.a) + sum(len_b[j] for j in l.b) for l in links])
         sims = np.array([l.similarity for l in links])
         mean_similarity = float((sims * link_chars).sum() / link_chars.sum())
+        mean_fidelity = float((np.asarray(link_fidelity) * link_chars).sum() / link_chars.sum())
         verbatim_share = float((sims >= VERBATIM_SIMILARITY).mean())
     else:
-        mean_similarity = verbatim_share = 0.0
+        mean_similarity = verbatim_share = mean_fidelity = 0.0
 
     ordered = sorted(links, key=lambda l: (l.a[0], l.b[0]))
     run, best_run, run_chars, best_chars = 0, 0, 0.0, 0.0
@@ -438,6 +469,9 @@ def features(alignment: Alignment) -> PairFeatures:
         mean_similarity=mean_similarity,
         weighted_coverage_a=weighted_a,
         weighted_coverage_b=weighted_b,
+        faithful_coverage_a=float((len_a * fid_a).sum() / chars_a) if chars_a else 0.0,
+        faithful_coverage_b=float((len_b * fid_b).sum() / chars_b) if chars_b else 0.0,
+        mean_fidelity=mean_fidelity,
         sentences_a=len(sa),
         sentences_b=len(sb),
         chars_a=int(chars_a),
