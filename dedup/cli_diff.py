@@ -39,21 +39,14 @@ def _load(ref: str, corpus_docs: dict[str, Document] | None, corpus: Optional[Pa
 
 
 def _relate(verifier: Verifier, doc_a: Document, doc_b: Document, text_a: str, text_b: str, alignment):
-    """Relation, score, source, derivative and direction reason from the relate stage, if present.
+    """Relation, score, source, derivative and direction reason from the relate stage.
 
-    Returns all None while `dedup.relate` is not available, so the diff still shows
-    (with relation "n/a" and direction "unknown", never a guess).
+    Uses the same features and rules as `dedup scan`, so scan and diff agree on the label.
     """
-    try:
-        from dedup import relate  # noqa: PLC0415 (optional stage)
-    except ImportError:
-        return None, None, None, None, None
-    relate_pair = getattr(relate, "relate_pair", None)
-    if relate_pair is None:
-        return None, None, None, None, None
-    result = relate_pair(doc_a, doc_b, text_a, text_b, alignment)
-    return (getattr(result, "relation", None), getattr(result, "score", None), getattr(result, "source", None),
-            getattr(result, "derivative", None), getattr(result, "direction_reason", None))
+    from dedup.relate import relate_pair
+
+    result = relate_pair(doc_a, doc_b, text_a, text_b, verifier.features(alignment))
+    return result.relation, result.score, result.source, result.derivative, result.direction_reason
 
 
 def make_pair_diff(doc_a: Document, doc_b: Document, fit_texts: list[str] | None = None) -> tuple[PairDiff, str, str]:

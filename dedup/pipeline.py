@@ -1,0 +1,247 @@
+"""The scan: ingest -> clean -> fingerprint -> candidates -> verify -> relate, with a profile.
+
+`Scanner(config).scan(documents)` is the Python API behind `dedup scan`. Each stage is a
+module of its own; this one only wires them together, times them, and keeps what the
+reports need (cleaned texts and alignments of the pairs it returns).
+"""
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+
+from dedup.candidates import LSHBanding, merge_pairs
+from dedup.clean import Cleaner
+from dedup.document import Document, Skip
+from dedup.fingerprint import Fingerprinter, estimate_jaccard
+from dedup.relate import DERIVED, Relation, clusters, earliest, relate_pair
+from dedup.verify import Alignment, PairFeatures, Verifier, split_sentences
+
+STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
+
+
+@dataclass(slots=True)
+class ScanConfig:
+    """Parameters of a scan (the CLI options map one to one)."""
+
+    # Copy channel: word k-shingles; LSH tuned to this Jaccard.
+    threshold: float = 0.5
+    # Rewrite channel: stemmed content words. Seeds 000/001 (heavy paraphrase) have 0.43,
+    # same-event pairs up to 0.22 (fingerprint tests); 0.3 finds the former with high
+    # probability and lets the verifier reject the latter.
+    rewrite_threshold: float = 0.3
+    num_perm: int = 128
+    shingle_size: int = 5
+    seed: int = 1
+    jobs: int = 0  # 0 = all cores
+    max_bucket: int = 200
+    related: bool = False  # also return `related` pairs
+    clusters: bool = False
+    progress: bool = False  # rich progress bars on stderr
+
+    @property
+    def workers(self) -> int:
+        return self.jobs if self.jobs > 0 else (os.cpu_count() or 1)
+
+
+@dataclass(slots=True)
+class PairResult:
+    """One reported pair: the fields every output format carries, plus the evidence."""
+
+    a: str
+    b: str
+    relation: str
+    score: float
+    source: str | None
+    derivative: str | None
+    direction_reason: str | None
+    coverage_a: float
+    coverage_b: float
+    cluster: int | None = None
+    features: PairFeatures | None = None
+    alignment: Alignment | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "a": self.a, "b": self.b, "relation": self.relation, "score": round(self.score, 4),
+            "source": self.source, "derivative": self.derivative, "direction_reason": self.direction_reason,
+            "coverage_a": round(self.coverage_a, 4), "coverage_b": round(self.coverage_b, 4), "cluster": self.cluster,
+        }
+
+
+@dataclass(slots=True)
+class Cluster:
+    """A story cluster: documents linked by derived pairs, and its earliest member."""
+
+    id: int
+    members: list[str]
+    earliest: str
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "members": self.members, "earliest": self.earliest}
+
+
+@dataclass(slots=True)
+class StageStats:
+    seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    items: int = 0
+
+    def to_dict(self) -> dict:
+        return {"seconds": round(self.seconds, 3), "peak_rss_mb": round(self.peak_rss_mb, 1), "items": self.items}
+
+
+@dataclass(slots=True)
+class ScanResult:
+    documents: int
+    skipped: list[Skip]
+    pairs: list[PairResult]
+    clusters: list[Cluster] = field(default_factory=list)
+    candidates: int = 0
+    profile: dict[str, StageStats] = field(default_factory=dict)
+    docs: dict[str, Document] = field(default_factory=dict, repr=False)
+    cleaned: dict[str, str] = field(default_factory=dict, repr=False)
+    verifier: Verifier | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        out = {
+            "documents": self.documents,
+            "skipped": [s.to_dict() for s in self.skipped],
+            "candidates": self.candidates,
+            "pairs": [p.to_dict() for p in self.pairs],
+        }
+        if self.clusters:
+            out["clusters"] = [c.to_dict() for c in self.clusters]
+        return out
+
+    def pair_diff(self, pair: PairResult):
+        """(PairDiff, cleaned text A, cleaned text B) for the HTML report and `dedup diff`."""
+        from dedup.diff import build_diff  # the diff view is optional for a plain scan
+
+        text_a, text_b = self.cleaned[pair.a], self.cleaned[pair.b]
+        alignment = pair.alignment or self.verifier.align(text_a, text_b)
+        weight = self.verifier.vectorizer.word_weight if self.verifier else None
+        diff = build_diff(alignment, pair.relation, pair.score, pair.source, pair.derivative,
+                          pair.direction_reason, pair.a, pair.b, weight=weight)
+        return diff, text_a, text_b
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 2**20
+
+
+class Scanner:
+    """Finds derived pairs in a corpus. Parameters in `ScanConfig`; `scan` runs every stage."""
+
+    def __init__(self, config: ScanConfig | None = None) -> None:
+        self.config = config or ScanConfig()
+        self.profile: dict[str, StageStats] = {stage: StageStats() for stage in STAGES}
+
+    @contextmanager
+    def _stage(self, name: str, items: int = 0) -> Iterator[StageStats]:
+        stats = self.profile[name]
+        start = time.perf_counter()
+        yield stats
+        stats.seconds += time.perf_counter() - start
+        stats.peak_rss_mb = max(stats.peak_rss_mb, _peak_rss_mb())
+        stats.items = max(stats.items, items)
+
+    def scan(self, documents: Iterable[Document], skipped: list[Skip] | None = None) -> ScanResult:
+        """Run the whole pipeline on documents (an iterable is consumed once)."""
+        cfg = self.config
+        with self._stage("ingest") as st:
+            docs = list(documents)
+            st.items = len(docs)
+        n = len(docs)
+        with self._stage("clean", n):
+            cleaner = Cleaner()
+            texts = cleaner.fit_transform([d.text for d in docs], [d.source for d in docs])
+        with self._stage("fingerprint", n):
+            copy_sigs = Fingerprinter("copy", cfg.shingle_size, cfg.num_perm, cfg.seed, jobs=cfg.workers).transform(texts)
+            rewrite_sigs = Fingerprinter("rewrite", cfg.shingle_size, cfg.num_perm, cfg.seed, jobs=cfg.workers).transform(texts)
+        with self._stage("candidates", n) as st:
+            pairs = self.candidate_pairs(copy_sigs, rewrite_sigs)
+            st.items = len(pairs)
+        results = self.verify_pairs(docs, texts, pairs)
+        with self._stage("relate", len(results)):
+            found_clusters = self._cluster(docs, results) if cfg.clusters else []
+            if not cfg.related:
+                results = [r for r in results if r.relation in DERIVED]
+        return ScanResult(
+            documents=n, skipped=list(skipped or []), pairs=results, clusters=found_clusters,
+            candidates=len(pairs), profile=self.profile, docs={d.id: d for d in docs},
+            cleaned={d.id: t for d, t in zip(docs, texts)}, verifier=self.verifier_,
+        )
+
+    def candidate_pairs(self, copy_sigs: np.ndarray, rewrite_sigs: np.ndarray) -> np.ndarray:
+        """Union of both channels' LSH candidates, less those whose estimated Jaccard is far
+        below the channel threshold (LSH false positives; half the threshold is kept so that
+        estimation noise on 128 permutations does not cost recall)."""
+        cfg = self.config
+        found = []
+        for sigs, threshold in ((copy_sigs, cfg.threshold), (rewrite_sigs, cfg.rewrite_threshold)):
+            pairs = LSHBanding(threshold, cfg.num_perm, max_bucket=cfg.max_bucket).candidate_pairs(sigs)
+            if len(pairs):
+                estimate = estimate_jaccard(sigs[pairs[:, 0]], sigs[pairs[:, 1]])
+                pairs = pairs[np.asarray(estimate) >= threshold / 2]
+            found.append(pairs)
+        return merge_pairs(*found)
+
+    def verify_pairs(self, docs: list[Document], texts: list[str], pairs: np.ndarray) -> list[PairResult]:
+        """Align and label every candidate pair, sentence vectors computed once per document."""
+        with self._stage("verify", len(pairs)):
+            involved = np.unique(pairs.ravel()) if len(pairs) else np.zeros(0, dtype=np.int64)
+            verifier = Verifier()
+            sentences = {int(i): split_sentences(texts[i]) for i in involved}
+            # IDF from the whole corpus's sentences (sampled inside the vectorizer), not the pair.
+            verifier.vectorizer.fit([s.text for t in texts for s in split_sentences(t)]
+                                    if len(texts) < 50_000 else [s.text for i in involved for s in sentences[int(i)]])
+            order = [int(i) for i in involved]
+            flat = [s.text for i in order for s in sentences[i]]
+            matrix = verifier.vectorizer.transform(flat)
+            starts = np.cumsum([0] + [len(sentences[i]) for i in order])
+            rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
+            self.verifier_ = verifier
+            evidence = []
+            for i, j in pairs.tolist():
+                (a0, a1), (b0, b1) = rows[i], rows[j]
+                alignment = verifier.align_vectors(sentences[i], sentences[j], matrix[a0:a1], matrix[b0:b1])
+                evidence.append((i, j, alignment, verifier.features(alignment)))
+        results = []
+        with self._stage("relate", len(pairs)):
+            for i, j, alignment, feats in evidence:
+                rel: Relation = relate_pair(docs[i], docs[j], texts[i], texts[j], feats)
+                results.append(PairResult(
+                    docs[i].id, docs[j].id, rel.relation, rel.score, rel.source, rel.derivative,
+                    rel.direction_reason, feats.coverage_a, feats.coverage_b, None, feats, alignment,
+                ))
+        results.sort(key=lambda r: (-r.score, r.a, r.b))
+        return results
+
+    def _cluster(self, docs: list[Document], results: list[PairResult]) -> list[Cluster]:
+        index = {d.id: k for k, d in enumerate(docs)}
+        derived = [(index[r.a], index[r.b]) for r in results if r.relation in DERIVED]
+        labels = clusters(len(docs), derived)
+        out: list[Cluster] = []
+        for cid in range(int(labels.max()) + 1 if len(labels) else 0):
+            members = [docs[k] for k in np.flatnonzero(labels == cid)]
+            out.append(Cluster(cid, [m.id for m in members], earliest(members).id))
+        for r in results:
+            if r.relation in DERIVED:
+                r.cluster = int(labels[index[r.a]])
+        return out
+
+    verifier_: Verifier | None = None
+
+
+def scan(documents: Iterable[Document], **options) -> ScanResult:
+    """Convenience: `scan(docs, threshold=0.5, clusters=True)`."""
+    return Scanner(ScanConfig(**options)).scan(documents)
