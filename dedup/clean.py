@@ -613,7 +613,13 @@ class Cleaner:
         docs_per_source = np.bincount(doc_source, minlength=len(source_ids))
         hashes, offsets = _line_hashes(paragraphs, sources, self.min_chars)
         doc_of_line = np.repeat(np.arange(len(paragraphs)), np.diff(offsets))
-        counted = hashes != 0
+        # Identical documents (exact copies, a source text quoted in many pairs) count once:
+        # their shared lines are the copied story, not page furniture.
+        doc_keys = np.array([xxhash.xxh3_64_intdigest("\n".join(p).encode("utf-8")) for p in paragraphs], dtype=np.uint64)
+        _, first_copy = np.unique(doc_keys, return_index=True)
+        is_first_copy = np.zeros(len(paragraphs), dtype=bool)
+        is_first_copy[first_copy] = True
+        counted = (hashes != 0) & is_first_copy[doc_of_line]
         hashes, doc_of_line = hashes[counted], doc_of_line[counted]
         # One count per document: sort by (hash, doc) and keep the first of each pair.
         order = np.lexsort((doc_of_line, hashes))

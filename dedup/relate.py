@@ -41,6 +41,11 @@ NEAR_DUPLICATE_SIMILARITY = 0.85
 # Partial reuse: the best-covered side is still mostly new text. Clough & Stevenson
 # derived answers are >= 0.65 covered except the few that reuse a passage only.
 PARTIAL_COVERAGE = 0.6
+# A pasted passage: this many consecutive near-verbatim sentence links, covering this share
+# of the shorter text. Independent same-event stories (seeds 002-004 vs 000, SemEval-2022
+# dev) share at most single quoted sentences verbatim, never three in a row of their body.
+PASTE_RUN_LINKS = 3
+PASTE_RUN_SHARE = 0.15
 # Specificity direction: the source must be this much more specific (per 1,000 characters).
 SPECIFICITY_MARGIN = 1.5
 
@@ -79,11 +84,12 @@ def label(text_a: str, text_b: str, f: PairFeatures) -> tuple[str, float]:
     if text_a.strip() and normalised(text_a) == normalised(text_b):
         return "exact", 1.0
     score = derivation_score(f)
-    if score < DERIVED_SCORE:
-        return "related", score
     best_coverage = max(f.coverage_a, f.coverage_b)
+    pasted = f.verbatim_run >= PASTE_RUN_LINKS and f.verbatim_run_share >= PASTE_RUN_SHARE
+    if score < DERIVED_SCORE and not pasted:
+        return "related", score
     if best_coverage < PARTIAL_COVERAGE:
-        return "partial", score
+        return "partial", max(score, DERIVED_SCORE)
     if f.mean_similarity >= NEAR_DUPLICATE_SIMILARITY:
         return "near_duplicate", score
     return "rewrite", score

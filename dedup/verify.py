@@ -83,6 +83,8 @@ class PairFeatures:
     links: int  # all links (anchor, gap, merge, reorder)
     longest_run: int  # longest run of links consecutive on both sides
     longest_run_share: float  # that run's characters over the shorter side's characters
+    verbatim_run: int  # longest run of consecutive near-verbatim links: a pasted passage
+    verbatim_run_share: float  # that run's characters over the shorter side's characters
     verbatim_share: float  # share of links with similarity >= VERBATIM_SIMILARITY
     order_consistency: float  # share of link pairs in the same order on both sides (1.0 below 4 links)
     mean_similarity: float  # mean link similarity, weighted by characters
@@ -162,7 +164,7 @@ class SentenceVectorizer:
     reward shared terms, char n-grams forgive inflection ("deploy"/"deployment").
     """
 
-    def __init__(self, n_features: int = 2**20, max_fit_sentences: int = 200_000, seed: int = 0) -> None:
+    def __init__(self, n_features: int = 2**18, max_fit_sentences: int = 200_000, seed: int = 0) -> None:
         self.n_features = n_features
         self.max_fit_sentences = max_fit_sentences
         self.seed = seed
@@ -189,6 +191,7 @@ class SentenceVectorizer:
             sample = [""]
         self._word_idf.fit(self._word.transform(sample))
         self._char_idf.fit(self._char.transform(sample))
+        self._weights: dict[str, float] = {}
         self.fitted_ = True
         return self
 
@@ -203,13 +206,16 @@ class SentenceVectorizer:
         return (sp.hstack([word, char], format="csr") * np.float32(1 / np.sqrt(2))).astype(np.float32)
 
     def word_weight(self, token: str) -> float:
-        """IDF of one lower-cased word (used to rank diff changes); unseen words get the max IDF."""
+        """IDF of one lower-cased word (ranks diff changes, weighs unmatched words); cached."""
         if not self.fitted_:
             return 1.0
-        col = self._word.transform([token.lower()]).indices
-        if len(col) == 0:
-            return 1.0
-        return float(self._word_idf.idf_[col[0]])
+        key = token.lower()
+        weight = self._weights.get(key)
+        if weight is None:
+            col = self._word.transform([key]).indices
+            weight = float(self._word_idf.idf_[col[0]]) if len(col) else 1.0
+            self._weights[key] = weight
+        return weight
 
 
 # --------------------------------------------------------------------------- alignment
@@ -238,7 +244,7 @@ class Verifier:
         gap_similarity: float = GAP_SIMILARITY,
         reorder_similarity: float = REORDER_SIMILARITY,
         merge_gain: float = MERGE_GAIN,
-        n_features: int = 2**20,
+        n_features: int = 2**18,
         max_fit_sentences: int = 200_000,
     ) -> None:
         self.anchor_similarity = anchor_similarity
@@ -317,25 +323,28 @@ class Verifier:
     def _merge(self, sim: np.ndarray, va: sp.csr_matrix, vb: sp.csr_matrix, links: list[Link]) -> list[Link]:
         """Grow 1-1 links into 1-2 / 2-1 merges when an unmatched neighbour completes the sentence.
 
-        A rewrite often splits one long sentence into two or joins two into one; the merged
-        vector (sum of the two rows, renormalised) then matches better than either half.
+        A rewrite often splits one long sentence into two or joins two into one. With unit
+        rows, cos(r, x + y) = (r.x + r.y) / sqrt(2 + 2 x.y), so a merge costs O(1) given the
+        dot products of neighbouring rows on each side.
         """
+        adjacent_a = _adjacent_dots(va)
+        adjacent_b = _adjacent_dots(vb)
         used_a = {i for l in links for i in l.a}
         used_b = {j for l in links for j in l.b}
         out: list[Link] = []
         for link in links:
             i, j = link.a[0], link.b[0]
             best = link
-            for side, neighbours in (("b", (j - 1, j + 1)), ("a", (i - 1, i + 1))):
-                for k in neighbours:
-                    if side == "b" and 0 <= k < vb.shape[0] and k not in used_b:
-                        merged = _merged_similarity(va[i], vb[[min(j, k), max(j, k)]])
-                        if merged >= best.similarity + self.merge_gain and sim[i, k] < self.gap_similarity * 2:
-                            best = Link((i,), (min(j, k), max(j, k)), merged, "merge")
-                    elif side == "a" and 0 <= k < va.shape[0] and k not in used_a:
-                        merged = _merged_similarity(vb[j], va[[min(i, k), max(i, k)]])
-                        if merged >= best.similarity + self.merge_gain and sim[k, j] < self.gap_similarity * 2:
-                            best = Link((min(i, k), max(i, k)), (j,), merged, "merge")
+            for k in (j - 1, j + 1):
+                if 0 <= k < sim.shape[1] and k not in used_b and sim[i, k] < self.gap_similarity * 2:
+                    merged = (sim[i, j] + sim[i, k]) / np.sqrt(max(1e-12, 2 + 2 * adjacent_b[min(j, k)]))
+                    if merged >= best.similarity + self.merge_gain:
+                        best = Link((i,), (min(j, k), max(j, k)), float(merged), "merge")
+            for k in (i - 1, i + 1):
+                if 0 <= k < sim.shape[0] and k not in used_a and sim[k, j] < self.gap_similarity * 2:
+                    merged = (sim[i, j] + sim[k, j]) / np.sqrt(max(1e-12, 2 + 2 * adjacent_a[min(i, k)]))
+                    if merged >= best.similarity + self.merge_gain:
+                        best = Link((min(i, k), max(i, k)), (j,), float(merged), "merge")
             if best is not link:
                 used_a.update(best.a)
                 used_b.update(best.b)
@@ -360,10 +369,12 @@ class Verifier:
         return out
 
 
-def _merged_similarity(row: sp.csr_matrix, pair_rows: sp.csr_matrix) -> float:
-    """Cosine of one sentence with the sum of two others (rows are unit vectors)."""
-    merged = normalize(sp.csr_matrix(pair_rows.sum(axis=0)))
-    return float((row @ merged.T).toarray()[0, 0])
+def _adjacent_dots(rows: sp.csr_matrix) -> np.ndarray:
+    """Dot product of each row with the next one (length n-1, plus a trailing 0)."""
+    if rows.shape[0] < 2:
+        return np.zeros(max(1, rows.shape[0]))
+    dots = np.asarray(rows[:-1].multiply(rows[1:]).sum(axis=1)).ravel()
+    return np.append(dots, 0.0)
 
 
 def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
@@ -435,19 +446,9 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
         mean_similarity = verbatim_share = mean_fidelity = 0.0
 
     ordered = sorted(links, key=lambda l: (l.a[0], l.b[0]))
-    run, best_run, run_chars, best_chars = 0, 0, 0.0, 0.0
-    prev: Link | None = None
-    for link in ordered:
-        chars = min(sum(len_a[i] for i in link.a), sum(len_b[j] for j in link.b))
-        if prev is not None and link.a[0] == prev.a[-1] + 1 and link.b[0] == prev.b[-1] + 1:
-            run += 1
-            run_chars += chars
-        else:
-            run, run_chars = 1, chars
-        if run_chars > best_chars:
-            best_chars = run_chars
-        best_run = max(best_run, run)
-        prev = link
+    best_run, best_chars = _longest_run(ordered, len_a, len_b)
+    verbatim_run, verbatim_chars = _longest_run(
+        [l for l in ordered if l.similarity >= VERBATIM_SIMILARITY], len_a, len_b)
     shorter = min(chars_a, chars_b) or 1.0
 
     if len(ordered) >= 4:
@@ -464,6 +465,8 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
         links=len(links),
         longest_run=best_run,
         longest_run_share=float(min(1.0, best_chars / shorter)),
+        verbatim_run=verbatim_run,
+        verbatim_run_share=float(min(1.0, verbatim_chars / shorter)),
         verbatim_share=verbatim_share,
         order_consistency=order_consistency,
         mean_similarity=mean_similarity,
@@ -477,3 +480,20 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
         chars_a=int(chars_a),
         chars_b=int(chars_b),
     )
+
+
+def _longest_run(ordered: list[Link], len_a: np.ndarray, len_b: np.ndarray) -> tuple[int, float]:
+    """Longest run of links consecutive on both sides: (links, characters of the shorter side)."""
+    run, best_run, run_chars, best_chars = 0, 0, 0.0, 0.0
+    prev: Link | None = None
+    for link in ordered:
+        chars = min(sum(len_a[i] for i in link.a), sum(len_b[j] for j in link.b))
+        if prev is not None and link.a[0] == prev.a[-1] + 1 and link.b[0] == prev.b[-1] + 1:
+            run += 1
+            run_chars += chars
+        else:
+            run, run_chars = 1, chars
+        best_chars = max(best_chars, run_chars)
+        best_run = max(best_run, run)
+        prev = link
+    return best_run, best_chars

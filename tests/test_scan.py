@@ -202,10 +202,6 @@ def test_partial_reuse_links_the_pasted_sentences(variants_result):
     assert [j for _, j in order] == sorted(j for _, j in order)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug, dedup/relate.py label(): three verbatim paragraphs of 000 pasted into 003 score "
-    "about 0.35 (coverage ~0.39 on each side) < DERIVED_SCORE 0.37, so the pair is 'related'; "
-    "partial is only reachable when the best side is >= 0.37 covered"))
 def test_partial_reuse_is_labelled_partial(variants_result):
     pair = the_pair(variants_result, S000, "v_partial")
     assert pair.relation == "partial"
