@@ -85,6 +85,7 @@ class PairFeatures:
     longest_run_share: float  # that run's characters over the shorter side's characters
     verbatim_run: int  # longest run of consecutive near-verbatim links: a pasted passage
     verbatim_run_share: float  # that run's characters over the shorter side's characters
+    verbatim_run_at_edge: bool  # the run opens or closes both texts: shared page header/footer
     verbatim_share: float  # share of links with similarity >= VERBATIM_SIMILARITY
     order_consistency: float  # share of link pairs in the same order on both sides (1.0 below 4 links)
     mean_similarity: float  # mean link similarity, weighted by characters
@@ -446,9 +447,11 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
         mean_similarity = verbatim_share = mean_fidelity = 0.0
 
     ordered = sorted(links, key=lambda l: (l.a[0], l.b[0]))
-    best_run, best_chars = _longest_run(ordered, len_a, len_b)
-    verbatim_run, verbatim_chars = _longest_run(
+    best_run, best_chars, _ = _longest_run(ordered, len_a, len_b)
+    verbatim_run, verbatim_chars, (first, last) = _longest_run(
         [l for l in ordered if l.similarity >= VERBATIM_SIMILARITY], len_a, len_b)
+    at_edge = first is not None and (
+        (first.a[0] == 0 and first.b[0] == 0) or (last.a[-1] == len(sa) - 1 and last.b[-1] == len(sb) - 1))
     shorter = min(chars_a, chars_b) or 1.0
 
     if len(ordered) >= 4:
@@ -467,6 +470,7 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
         longest_run_share=float(min(1.0, best_chars / shorter)),
         verbatim_run=verbatim_run,
         verbatim_run_share=float(min(1.0, verbatim_chars / shorter)),
+        verbatim_run_at_edge=bool(at_edge),
         verbatim_share=verbatim_share,
         order_consistency=order_consistency,
         mean_similarity=mean_similarity,
@@ -482,18 +486,23 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
     )
 
 
-def _longest_run(ordered: list[Link], len_a: np.ndarray, len_b: np.ndarray) -> tuple[int, float]:
-    """Longest run of links consecutive on both sides: (links, characters of the shorter side)."""
+def _longest_run(
+    ordered: list[Link], len_a: np.ndarray, len_b: np.ndarray
+) -> tuple[int, float, tuple[Link | None, Link | None]]:
+    """Longest run of links consecutive on both sides: (links, shorter side's characters, (first, last))."""
     run, best_run, run_chars, best_chars = 0, 0, 0.0, 0.0
     prev: Link | None = None
+    run_first: Link | None = None
+    bounds: tuple[Link | None, Link | None] = (None, None)
     for link in ordered:
         chars = min(sum(len_a[i] for i in link.a), sum(len_b[j] for j in link.b))
         if prev is not None and link.a[0] == prev.a[-1] + 1 and link.b[0] == prev.b[-1] + 1:
             run += 1
             run_chars += chars
         else:
-            run, run_chars = 1, chars
+            run, run_chars, run_first = 1, chars, link
         best_chars = max(best_chars, run_chars)
-        best_run = max(best_run, run)
+        if run > best_run:
+            best_run, bounds = run, (run_first, link)
         prev = link
-    return best_run, best_chars
+    return best_run, best_chars, bounds
