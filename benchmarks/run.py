@@ -7,6 +7,8 @@ parent reads it from `os.wait4`, like /usr/bin/time. A peer whose full run would
 (10 minutes) is measured on the first --subsample documents only; its figures say so and its full-corpus
 time is extrapolated linearly from that rate. Results are merged into benchmarks/out/results.json
 (one entry per corpus, so sizes can be run separately), then results.md and results.png are redrawn.
+Peak RSS is the larger of wait4's (largest single process) and the sampled sum over the tool's process tree
+(dedup's worker processes count).
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
@@ -56,8 +59,7 @@ def scan_with_dedup(corpus: Path, limit: int | None) -> tuple[ToolRun, list[str]
     started = time.perf_counter()
     result = Scanner(ScanConfig(num_perm=NUM_PERM, jobs=0)).scan(documents())
     wall = time.perf_counter() - started
-    stages = {stage: float(entry["seconds"]) for stage, entry in result.profile.items()
-              if isinstance(entry, dict) and "seconds" in entry}
+    stages = {stage: float(getattr(entry, "seconds", 0.0)) for stage, entry in result.profile.items()}
     unprofiled = wall - sum(stages.values())
     if unprofiled > 0.05 * wall:
         stages["other"] = unprofiled
@@ -88,10 +90,12 @@ def measure(tool: str, corpus: Path, limit: int | None, threshold: float, timeou
                "--child-out", str(work), str(corpus)] + (["--limit", str(limit)] if limit else [])
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO_ROOT)
-    killer = threading.Timer(timeout, process.kill)
+    killer = threading.Timer(timeout, kill_tree, (process.pid,))
     killer.start()
+    tree_peak = TreeMemory(process.pid)
     _, status, usage = os.wait4(process.pid, 0)
     killer.cancel()
+    tree_peak.stop()
     process.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - started
     if process.returncode != 0:
@@ -100,8 +104,50 @@ def measure(tool: str, corpus: Path, limit: int | None, threshold: float, timeou
     report = json.loads(work.with_suffix(".json").read_text())
     found = np.load(work.with_suffix(".npz"))
     report.update(pairs=found["pairs"], relations=found["relations"], process_seconds=elapsed,
-                  peak_rss_mb=usage.ru_maxrss / 1024)  # Linux reports KB
+                  peak_rss_mb=max(usage.ru_maxrss / 1024, tree_peak.peak_mb))  # Linux reports KB
     return report
+
+
+class TreeMemory:
+    """Peak of the summed RSS of a process and its descendants, sampled every 0.2 s.
+
+    `wait4`'s ru_maxrss is the largest *single* process; a tool with worker processes holds the sum.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_mb = 0.0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def sample(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self.done.wait(0.2):
+            total = 0
+            for process in [root] + root.children(recursive=True):
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def kill_tree(pid: int) -> None:
+    """Kill a timed-out tool and its workers (only the processes this benchmark started)."""
+    try:
+        root = psutil.Process(pid)
+        for process in root.children(recursive=True) + [root]:
+            process.kill()
+    except psutil.Error:
+        pass
 
 
 def measure_within_budget(tool: str, corpus: Path, n_docs: int, args: argparse.Namespace) -> dict:
