@@ -40,7 +40,7 @@ def _fail(message: str) -> None:
 def scan(
     path: str = typer.Argument(..., help="A folder (.txt/.md/.html, recursive), a .jsonl/.csv/.parquet file, or - for JSONL on stdin."),
     format: str = typer.Option("table", "--format", "-f", help="table (for people), json, jsonl or csv."),
-    related: bool = typer.Option(False, "--related", help="Also list `related` pairs: same topic, written independently."),
+    related: bool = typer.Option(False, "--related", help="Also list `related` pairs (same topic, written independently) and `template` pairs (same routine wording, other figures)."),
     clusters: bool = typer.Option(False, "--clusters", help="Group derived pairs into story clusters, each with its earliest member."),
     html: Optional[Path] = typer.Option(None, "--html", help="Also write an HTML report: a .html file, or a folder with index.html."),
     threshold: float = typer.Option(0.5, "--threshold", min=0.05, max=1.0, help="Copy channel: word-shingle Jaccard the LSH stage aims at."),

@@ -84,9 +84,8 @@ def predict(pairs: Sequence[GoldPair]) -> list[Prediction]:
     n = len(pairs)
     for k, pair in enumerate(pairs):
         sa, sb = sentences[k], sentences[n + k]
-        va = matrix[starts[k]:starts[k + 1]] if matrix is not None else None
-        vb = matrix[starts[n + k]:starts[n + k + 1]] if matrix is not None else None
-        alignment = verifier.align_vectors(sa, sb, va, vb)
+        alignment = verifier.align_rows(sa, sb, matrix, (starts[k], starts[k + 1]),
+                                        matrix, (starts[n + k], starts[n + k + 1]))
         relation = relate_pair(Document(f"{pair.id}:a", pair.a), Document(f"{pair.id}:b", pair.b),
                                clean_a[k], clean_b[k], verifier.features(alignment))
         out.append(Prediction(pair.id, relation.relation, relation.score))

@@ -41,7 +41,7 @@ class ScanConfig:
     seed: int = 1
     jobs: int = 0  # 0 = all cores
     max_bucket: int = 200
-    related: bool = False  # also return `related` pairs
+    related: bool = False  # also return `related` and `template` pairs
     clusters: bool = False
     progress: bool = False  # rich progress bars on stderr
 
@@ -213,7 +213,7 @@ class Scanner:
             evidence = []
             for i, j in pairs.tolist():
                 (a0, a1), (b0, b1) = rows[i], rows[j]
-                alignment = verifier.align_vectors(sentences[i], sentences[j], matrix[a0:a1], matrix[b0:b1])
+                alignment = verifier.align_rows(sentences[i], sentences[j], matrix, (a0, a1), matrix, (b0, b1))
                 evidence.append((i, j, alignment, verifier.features(alignment)))
         results = []
         with self._stage("relate", len(pairs)):

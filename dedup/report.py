@@ -10,12 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from dedup.pipeline import PairResult, ScanResult
+from dedup.relate import DERIVED
 
 FORMATS = ("table", "json", "jsonl", "csv")
 PAIR_FIELDS = ("a", "b", "relation", "score", "source", "derivative", "direction_reason",
                "coverage_a", "coverage_b", "cluster")
 _COLOURS = {"exact": "bold red", "near_duplicate": "red", "rewrite": "magenta", "partial": "yellow",
-            "related": "dim"}
+            "template": "cyan", "related": "dim"}
 
 
 def write_json(result: ScanResult, out: TextIO) -> None:
@@ -52,7 +53,7 @@ def render_table(result: ScanResult, console: Console) -> None:
                       f"{cov_first:.2f}", f"{cov_second:.2f}", direction)
     if result.pairs:
         console.print(table)
-    derived = sum(1 for p in result.pairs if p.relation != "related")
+    derived = sum(1 for p in result.pairs if p.relation in DERIVED)
     console.print(
         f"{result.documents} documents, {result.candidates} candidate pairs, {derived} derived pairs"
         + (f", {len(result.skipped)} inputs skipped" if result.skipped else "")

@@ -26,8 +26,9 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.preprocessing import normalize
+from sklearn.utils import murmurhash3_32
 
-from dedup.fidelity import fidelity, fidelity_features
+from dedup.fidelity import fidelity, fidelity_features, numbers
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +87,8 @@ class PairFeatures:
     verbatim_run: int  # longest run of consecutive near-verbatim links: a pasted passage
     verbatim_run_share: float  # that run's characters over the shorter side's characters
     verbatim_run_at_edge: bool  # the run opens or closes both texts: shared page header/footer
+    figure_links: int  # links with a number on either side
+    figure_mismatches: int  # of those, the links whose numbers differ: the template signal
     verbatim_share: float  # share of links with similarity >= VERBATIM_SIMILARITY
     order_consistency: float  # share of link pairs in the same order on both sides (1.0 below 4 links)
     mean_similarity: float  # mean link similarity, weighted by characters
@@ -207,14 +210,20 @@ class SentenceVectorizer:
         return (sp.hstack([word, char], format="csr") * np.float32(1 / np.sqrt(2))).astype(np.float32)
 
     def word_weight(self, token: str) -> float:
-        """IDF of one lower-cased word (ranks diff changes, weighs unmatched words); cached."""
+        """IDF of one word (ranks diff changes, weighs unmatched words); cached.
+
+        The column is the HashingVectorizer's own (murmurhash3 of the token, seed 0), so no
+        vectorizer call is made per word. A token the word pattern would split ("11,000")
+        takes the weight of its longest part.
+        """
         if not self.fitted_:
             return 1.0
         key = token.lower()
         weight = self._weights.get(key)
         if weight is None:
-            col = self._word.transform([key]).indices
-            weight = float(self._word_idf.idf_[col[0]]) if len(col) else 1.0
+            parts = re.findall(r"\w+", key) or [key]
+            part = max(parts, key=len)
+            weight = float(self._word_idf.idf_[abs(murmurhash3_32(part, seed=0)) % self.n_features])
             self._weights[key] = weight
         return weight
 
@@ -294,15 +303,27 @@ class Verifier:
     def align_vectors(
         self, sa: list[Sentence], sb: list[Sentence], va: sp.csr_matrix, vb: sp.csr_matrix
     ) -> Alignment:
-        """Align given precomputed sentence vectors (rows of va, vb): the batch path of a scan."""
+        """Align given sentence vectors (rows of va, vb)."""
+        return self.align_rows(sa, sb, va, (0, va.shape[0]), vb, (0, vb.shape[0]))
+
+    def align_rows(
+        self, sa: list[Sentence], sb: list[Sentence],
+        ma: sp.csr_matrix, rows_a: tuple[int, int], mb: sp.csr_matrix, rows_b: tuple[int, int],
+    ) -> Alignment:
+        """Align sentences whose vectors are rows `rows_a` of `ma` and `rows_b` of `mb`.
+
+        The batch path of a scan: every sentence of the corpus is vectorised once, and a pair
+        reads its two row ranges straight from the CSR arrays (no per-pair sparse objects).
+        """
         alignment = Alignment(sa, sb)
         if not sa or not sb:
             return alignment
-        sim = np.asarray((va @ vb.T).todense(), dtype=np.float64)
+        da, db = dense_pair(ma, rows_a, mb, rows_b)
+        sim = (da @ db.T).astype(np.float64)
         anchors = monotone_anchors(sim, self.anchor_similarity)
         links = [Link((i,), (j,), float(sim[i, j]), "anchor") for i, j in anchors]
         links = self._fill_gaps(sim, links)
-        links = self._merge(sim, va, vb, links)
+        links = self._merge(sim, _adjacent_dots(da), _adjacent_dots(db), links)
         links = self._reordered(sim, links)
         links.sort(key=lambda l: (l.a[0], l.b[0]))
         alignment.links = links
@@ -321,15 +342,13 @@ class Verifier:
         filled.sort(key=lambda l: l.a[0])
         return filled
 
-    def _merge(self, sim: np.ndarray, va: sp.csr_matrix, vb: sp.csr_matrix, links: list[Link]) -> list[Link]:
+    def _merge(self, sim: np.ndarray, adjacent_a: np.ndarray, adjacent_b: np.ndarray, links: list[Link]) -> list[Link]:
         """Grow 1-1 links into 1-2 / 2-1 merges when an unmatched neighbour completes the sentence.
 
         A rewrite often splits one long sentence into two or joins two into one. With unit
         rows, cos(r, x + y) = (r.x + r.y) / sqrt(2 + 2 x.y), so a merge costs O(1) given the
         dot products of neighbouring rows on each side.
         """
-        adjacent_a = _adjacent_dots(va)
-        adjacent_b = _adjacent_dots(vb)
         used_a = {i for l in links for i in l.a}
         used_b = {j for l in links for j in l.b}
         out: list[Link] = []
@@ -370,12 +389,31 @@ class Verifier:
         return out
 
 
-def _adjacent_dots(rows: sp.csr_matrix) -> np.ndarray:
+def _adjacent_dots(rows: np.ndarray) -> np.ndarray:
     """Dot product of each row with the next one (length n-1, plus a trailing 0)."""
     if rows.shape[0] < 2:
         return np.zeros(max(1, rows.shape[0]))
-    dots = np.asarray(rows[:-1].multiply(rows[1:]).sum(axis=1)).ravel()
-    return np.append(dots, 0.0)
+    return np.append(np.einsum("ij,ij->i", rows[:-1], rows[1:]), 0.0)
+
+
+def dense_pair(
+    ma: sp.csr_matrix, rows_a: tuple[int, int], mb: sp.csr_matrix, rows_b: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of two CSR matrices as dense blocks over the union of their columns.
+
+    A pair of articles touches a few thousand of the hashed features; compacting to those
+    makes the similarity a small dense product instead of a sparse one over 2^19 columns.
+    """
+    (a0, a1), (b0, b1) = rows_a, rows_b
+    ia0, ia1 = ma.indptr[a0], ma.indptr[a1]
+    ib0, ib1 = mb.indptr[b0], mb.indptr[b1]
+    cols_a, cols_b = ma.indices[ia0:ia1], mb.indices[ib0:ib1]
+    cols = np.union1d(cols_a, cols_b)
+    da = np.zeros((a1 - a0, len(cols)), dtype=np.float32)
+    db = np.zeros((b1 - b0, len(cols)), dtype=np.float32)
+    da[np.repeat(np.arange(a1 - a0), np.diff(ma.indptr[a0:a1 + 1])), np.searchsorted(cols, cols_a)] = ma.data[ia0:ia1]
+    db[np.repeat(np.arange(b1 - b0), np.diff(mb.indptr[b0:b1 + 1])), np.searchsorted(cols, cols_b)] = mb.data[ib0:ib1]
+    return da, db
 
 
 def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
@@ -446,6 +484,14 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
     else:
         mean_similarity = verbatim_share = mean_fidelity = 0.0
 
+    figure_links = figure_mismatches = 0
+    for link in links:
+        figures_a = numbers(" ".join(sa[i].text for i in link.a))
+        figures_b = numbers(" ".join(sb[j].text for j in link.b))
+        if figures_a or figures_b:
+            figure_links += 1
+            figure_mismatches += figures_a != figures_b
+
     ordered = sorted(links, key=lambda l: (l.a[0], l.b[0]))
     best_run, best_chars, _ = _longest_run(ordered, len_a, len_b)
     verbatim_run, verbatim_chars, (first, last) = _longest_run(
@@ -471,6 +517,8 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
         verbatim_run=verbatim_run,
         verbatim_run_share=float(min(1.0, verbatim_chars / shorter)),
         verbatim_run_at_edge=bool(at_edge),
+        figure_links=figure_links,
+        figure_mismatches=figure_mismatches,
         verbatim_share=verbatim_share,
         order_consistency=order_consistency,
         mean_similarity=mean_similarity,

@@ -1,0 +1,54 @@
+"""Relate stage: template pairs, date parsing, dateline direction, clusters."""
+from __future__ import annotations
+
+import numpy as np
+
+from dedup.document import Document
+from dedup.pipeline import scan
+from dedup.relate import clusters, dateline_date, parse_date
+
+TEMPLATE = (
+    "{company} said its board declared a quarterly dividend of {div} cts a share, up from {prior} cts.\n\n"
+    "The dividend is payable on {pay} to shareholders of record on {record}, the company said.\n\n"
+    "{company} earned {net} mln dlrs in the year to December, against {prev} mln dlrs a year earlier.\n\n"
+    "Sales rose {pct} pct to {sales} mln dlrs, the company said in a statement."
+)
+
+
+def _report(doc_id: str, **facts: str) -> Document:
+    return Document(doc_id, TEMPLATE.format(**facts))
+
+
+def test_same_wording_with_other_figures_is_template_not_derived():
+    first = _report("acme", company="Acme Corp", div="11", prior="10", pay="April 1", record="March 9",
+                    net="12.5", prev="10.1", pct="8", sales="140.2")
+    second = _report("bolt", company="Bolt Inc", div="24", prior="20", pay="May 15", record="April 30",
+                     net="3.1", prev="2.7", pct="12", sales="41.9")
+    result = scan([first, second], related=True)
+    assert [p.relation for p in result.pairs] == ["template"]
+    assert scan([first, second]).pairs == []  # not listed without --related: not derived
+
+
+def test_same_report_with_one_figure_corrected_is_near_duplicate():
+    facts = dict(company="Acme Corp", div="11", prior="10", pay="April 1", record="March 9",
+                 net="12.5", prev="10.1", pct="8", sales="140.2")
+    first = _report("acme", **facts)
+    corrected = _report("acme-corrected", **{**facts, "sales": "142.0"})
+    result = scan([first, corrected], related=True)
+    assert [p.relation for p in result.pairs] == ["near_duplicate"]
+
+
+def test_dates_and_datelines():
+    assert parse_date("26-FEB-1987 15:01:01.79").date().isoformat() == "1987-02-26"
+    assert parse_date("2025-06-26T10:00:00Z").date().isoformat() == "2025-06-26"
+    assert parse_date("not a date") is None
+    assert dateline_date("Seoul\n\nJune 26, 2025\n\nNorth Korea plans").date().isoformat() == "2025-06-26"
+    assert dateline_date("No date in this text at all.") is None
+
+
+def test_clusters_are_connected_components():
+    labels = clusters(6, [(0, 1), (1, 2), (4, 5)])
+    assert labels[0] == labels[1] == labels[2]
+    assert labels[4] == labels[5] != labels[0]
+    assert labels[3] == -1
+    assert set(np.unique(labels[labels >= 0])) == {0, 1}
