@@ -64,7 +64,8 @@ def scan(
         _fail(f"--format must be one of {', '.join(report.FORMATS)}, not {format!r}")
     skips = SkipLog(strict=strict, on_skip=_warn)
     config = ScanConfig(threshold=threshold, rewrite_threshold=rewrite_threshold, num_perm=num_perm,
-                        shingle_size=shingle_size, jobs=jobs, related=related, clusters=clusters)
+                        shingle_size=shingle_size, jobs=jobs, related=related, clusters=clusters,
+                        progress=sys.stderr.isatty())
     try:
         documents = iter_documents(path, text_field=text_field, id_field=id_field, date_field=date_field,
                                    title_field=title_field, skips=skips)

@@ -18,7 +18,9 @@ scan and diff never disagree about which sentences match.
 """
 from __future__ import annotations
 
+import multiprocessing as mp
 import re
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
@@ -184,6 +186,37 @@ class SentenceVectorizer:
         self._char_idf = TfidfTransformer(sublinear_tf=True)
         self.fitted_ = False
 
+    def counts(self, sentences: Sequence[str], jobs: int = 1) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """Hashed word and char n-gram counts (the costly, stateless part), on `jobs` processes."""
+        sentences = list(sentences) or [""]
+        chunk = 20_000
+        if jobs <= 1 or len(sentences) < 2 * chunk or "fork" not in mp.get_all_start_methods():
+            return self._word.transform(sentences), self._char.transform(sentences)
+        parts = [sentences[k:k + chunk] for k in range(0, len(sentences), chunk)]
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+            done = list(pool.map(_hash_sentences, [(self._word, self._char, part) for part in parts]))
+        return sp.vstack([w for w, _ in done], format="csr"), sp.vstack([c for _, c in done], format="csr")
+
+    def fit_counts(self, word: sp.csr_matrix, char: sp.csr_matrix) -> "SentenceVectorizer":
+        """Fit the IDF on counts of corpus sentences (a seeded sample of `max_fit_sentences` rows)."""
+        if word.shape[0] > self.max_fit_sentences:
+            rng = np.random.default_rng(self.seed)
+            keep = np.sort(rng.choice(word.shape[0], self.max_fit_sentences, replace=False))
+            word, char = word[keep], char[keep]
+        self._word_idf.fit(word)
+        self._char_idf.fit(char)
+        self._weights: dict[str, float] = {}
+        self.fitted_ = True
+        return self
+
+    def from_counts(self, word: sp.csr_matrix, char: sp.csr_matrix) -> sp.csr_matrix:
+        """TF-IDF rows from counts; a row's dot product with another is the mean word/char cosine."""
+        if not self.fitted_:
+            raise RuntimeError("SentenceVectorizer.fit must be called before transform")
+        word = normalize(self._word_idf.transform(word))
+        char = normalize(self._char_idf.transform(char))
+        return (sp.hstack([word, char], format="csr") * np.float32(1 / np.sqrt(2))).astype(np.float32)
+
     def fit(self, sentences: Sequence[str]) -> "SentenceVectorizer":
         """Fit the IDF on corpus sentences (a seeded sample of at most `max_fit_sentences`)."""
         sample = list(sentences)
@@ -191,23 +224,13 @@ class SentenceVectorizer:
             rng = np.random.default_rng(self.seed)
             keep = np.sort(rng.choice(len(sample), self.max_fit_sentences, replace=False))
             sample = [sample[i] for i in keep]
-        if not sample:
-            sample = [""]
-        self._word_idf.fit(self._word.transform(sample))
-        self._char_idf.fit(self._char.transform(sample))
-        self._weights: dict[str, float] = {}
-        self.fitted_ = True
-        return self
+        return self.fit_counts(*self.counts(sample))
 
     def transform(self, sentences: Sequence[str]) -> sp.csr_matrix:
         """Rows are sentences; a row's dot product with another is the mean word/char cosine."""
-        if not self.fitted_:
-            raise RuntimeError("SentenceVectorizer.fit must be called before transform")
         if len(sentences) == 0:
             return sp.csr_matrix((0, 2 * self.n_features), dtype=np.float32)
-        word = normalize(self._word_idf.transform(self._word.transform(sentences)))
-        char = normalize(self._char_idf.transform(self._char.transform(sentences)))
-        return (sp.hstack([word, char], format="csr") * np.float32(1 / np.sqrt(2))).astype(np.float32)
+        return self.from_counts(*self.counts(sentences))
 
     def word_weight(self, token: str) -> float:
         """IDF of one word (ranks diff changes, weighs unmatched words); cached.
@@ -226,6 +249,11 @@ class SentenceVectorizer:
             weight = float(self._word_idf.idf_[abs(murmurhash3_32(part, seed=0)) % self.n_features])
             self._weights[key] = weight
         return weight
+
+
+def _hash_sentences(job: tuple) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    word, char, sentences = job
+    return word.transform(sentences), char.transform(sentences)
 
 
 # --------------------------------------------------------------------------- alignment
