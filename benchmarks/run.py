@@ -127,10 +127,17 @@ class TreeMemory:
         except psutil.Error:
             return
         while not self.done.wait(0.2):
+            try:
+                tree = [root] + root.children(recursive=True)
+            except psutil.Error:  # the tool has exited between two samples
+                return
             total = 0
-            for process in [root] + root.children(recursive=True):
+            for process in tree:
                 try:
-                    total += process.memory_info().rss
+                    # PSS where the OS has it: forked workers share the parent's pages
+                    # copy-on-write, and summing their RSS would count those pages twice.
+                    info = process.memory_full_info()
+                    total += getattr(info, "pss", info.rss)
                 except psutil.Error:
                     pass
             self.peak_mb = max(self.peak_mb, total / 2**20)
