@@ -10,9 +10,12 @@ Bands and rows come from the threshold exactly as datasketch's `MinHashLSH` choo
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from typing import Sequence
 
 import numpy as np
+import xxhash
 from scipy.integrate import quad
 
 from dedup.fingerprint import MAX_HASH, splitmix64, fmix64, ranks_within
@@ -157,3 +160,54 @@ class LSHBanding:
                 left = np.repeat(starts[big], sizes[big] - 1) + ranks_within(sizes[big] - 1)
                 found.append(np.stack([members[left], members[left + 1]], axis=1))
         return _unique_pairs(np.concatenate(found), n)
+
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+class SharedSentences:
+    """Candidate pairs from sentences the two documents share word for word.
+
+    MinHash Jaccard sees a pasted passage as a small overlap of two large sets, so a story
+    that pastes three paragraphs of wire copy into a long article, or an excerpt cut from a
+    long source, can fall below any sensible LSH threshold. Two documents that share
+    `min_shared` whole sentences (of `min_words` words or more, compared lower-cased with
+    punctuation folded) are proposed regardless of their length. Grouping is by sorting
+    sentence hashes; a sentence in more than `max_bucket` documents is boilerplate or a
+    stock phrase and proposes nothing.
+    """
+
+    def __init__(self, min_shared: int = 2, min_words: int = 8, max_bucket: int = 50) -> None:
+        self.min_shared = min_shared
+        self.min_words = min_words
+        self.max_bucket = max_bucket
+
+    def sentence_hashes(self, sentences_per_doc: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """(hash, doc) of every long-enough sentence, one entry per distinct sentence of a doc."""
+        hashes: list[int] = []
+        owners: list[int] = []
+        for doc, sentences in enumerate(sentences_per_doc):
+            for sentence in sentences:
+                key = _NON_WORD.sub(" ", sentence.lower()).strip()
+                if key.count(" ") + 1 >= self.min_words:
+                    hashes.append(xxhash.xxh3_64_intdigest(key.encode("utf-8")))
+                    owners.append(doc)
+        table = np.unique(np.array([hashes, owners], dtype=np.uint64).reshape(2, -1).T, axis=0)
+        return table[:, 0], table[:, 1].astype(np.int64)
+
+    def candidate_pairs(self, sentences_per_doc: Sequence[Sequence[str]]) -> np.ndarray:
+        """(m, 2) document pairs sharing at least `min_shared` sentences, i < j, sorted."""
+        hashes, owners = self.sentence_hashes(sentences_per_doc)
+        if len(hashes) == 0:
+            return np.zeros((0, 2), dtype=np.int64)
+        starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
+        sizes = np.diff(np.append(starts, len(hashes)))
+        keep = (sizes >= 2) & (sizes <= self.max_bucket)
+        pairs = pairs_in_runs(owners, starts[keep], sizes[keep])
+        if len(pairs) == 0:
+            return np.zeros((0, 2), dtype=np.int64)
+        pairs = np.sort(pairs, axis=1)
+        n = int(pairs.max()) + 1
+        keys, counts = np.unique(_pair_keys(pairs, n), return_counts=True)
+        keys = keys[counts >= self.min_shared]
+        return np.stack([keys // n, keys % n], axis=1)

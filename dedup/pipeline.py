@@ -20,12 +20,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from dedup.candidates import LSHBanding, merge_pairs
+from dedup.candidates import LSHBanding, SharedSentences, merge_pairs
 from dedup.clean import Cleaner
 from dedup.document import Document, Skip
 from dedup.fingerprint import Fingerprinter, estimate_jaccard
 from dedup.relate import DERIVED, Relation, clusters, earliest, relate_pair
-from dedup.verify import Alignment, PairFeatures, Verifier, split_sentences
+from dedup.verify import Alignment, PairFeatures, Sentence, Verifier, split_sentences
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
 # Candidates below this whole-document TF-IDF cosine (mean of word and char cosines) are not
@@ -179,8 +179,11 @@ class Scanner:
             rewrite_sigs = Fingerprinter("rewrite", cfg.shingle_size, cfg.num_perm, cfg.seed, jobs=cfg.workers).transform(texts)
         with self._stage("candidates", n) as st:
             pairs = self.candidate_pairs(copy_sigs, rewrite_sigs)
+            all_sentences = [split_sentences(t) for t in texts]
+            shared = SharedSentences().candidate_pairs([[s.text for s in doc] for doc in all_sentences])
+            pairs = merge_pairs(pairs, shared)
             st.items = len(pairs)
-        results = self.verify_pairs(docs, texts, pairs)
+        results = self.verify_pairs(docs, texts, pairs, all_sentences)
         with self._stage("relate", len(results)):
             found_clusters = self._cluster(docs, results) if cfg.clusters else []
             if not cfg.related:
@@ -205,13 +208,15 @@ class Scanner:
             found.append(pairs)
         return merge_pairs(*found)
 
-    def verify_pairs(self, docs: list[Document], texts: list[str], pairs: np.ndarray) -> list[PairResult]:
+    def verify_pairs(self, docs: list[Document], texts: list[str], pairs: np.ndarray,
+                     all_sentences: list[list[Sentence]] | None = None) -> list[PairResult]:
         """Align and label every candidate pair, sentence vectors computed once per document."""
         with self._stage("verify", len(pairs)):
             involved = np.unique(pairs.ravel()) if len(pairs) else np.zeros(0, dtype=np.int64)
             verifier = Verifier()
             vectorizer = verifier.vectorizer
-            all_sentences = [split_sentences(t) for t in texts]
+            if all_sentences is None:
+                all_sentences = [split_sentences(t) for t in texts]
             sentences = {int(i): all_sentences[i] for i in involved}
             order = [int(i) for i in involved]
             starts = np.cumsum([0] + [len(sentences[i]) for i in order])
@@ -235,7 +240,6 @@ class Scanner:
                     self.config.workers))
                 matrix = vectorizer.from_counts(*vectorizer.counts(
                     [s.text for i in order for s in sentences[i]], self.config.workers))
-            del all_sentences
             rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
             self.verifier_ = verifier
             pairs = self._prefilter(pairs, order, starts, matrix)

@@ -101,3 +101,29 @@ def test_bad_signatures_and_parameters() -> None:
         LSHBanding(0.5, 128, max_bucket=1)
     with pytest.raises(ValueError):
         optimal_bands(1.5, 128)
+
+
+def test_shared_sentences_finds_pasted_passages_regardless_of_length():
+    from dedup.candidates import SharedSentences
+
+    pasted = ["The ministry said exports rose sharply in the third quarter of the year.",
+              "Officials expect the trend to continue well into the next financial year."]
+    long_story = [f"Unrelated sentence number {k} about a different matter entirely today." for k in range(40)]
+    docs = [
+        pasted + ["A closing line that only the source has, with eight words."],  # 0: source
+        long_story[:20] + pasted + long_story[20:],  # 1: pastes both sentences into a long story
+        pasted[:1] + ["Another story that shares only a single sentence with the source."],  # 2: one shared
+        ["Too short to count.", "Too short to count."],  # 3: short sentences are ignored
+        ["Too short to count.", "Too short to count."],  # 4
+    ]
+    pairs = SharedSentences(min_shared=2, min_words=8).candidate_pairs(docs).tolist()
+    assert pairs == [[0, 1]]
+
+
+def test_shared_sentences_ignores_boilerplate_sentences():
+    from dedup.candidates import SharedSentences
+
+    footer = ["Copyright the publisher, all rights reserved, do not redistribute this.",
+              "Sign up for our newsletter to get the latest stories every morning."]
+    docs = [[f"Story {k} opens with its own distinct first sentence of words."] + footer for k in range(60)]
+    assert len(SharedSentences(max_bucket=50).candidate_pairs(docs)) == 0
