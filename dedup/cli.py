@@ -116,7 +116,12 @@ app.command("diff")(diff_command)
 
 
 def main() -> None:  # pragma: no cover - console script entry point
-    app()
+    """The `dedup` console script: Ctrl-C ends a long scan with one line, not a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted", highlight=False)
+        raise SystemExit(130)
 
 
 if __name__ == "__main__":  # pragma: no cover
