@@ -220,26 +220,7 @@ class Scanner:
             sentences = {int(i): all_sentences[i] for i in involved}
             order = [int(i) for i in involved]
             starts = np.cumsum([0] + [len(sentences[i]) for i in order])
-            total = sum(len(s) for s in all_sentences)
-            if total <= vectorizer.max_fit_sentences:
-                # Small corpus: hash every sentence once; the IDF sees them all, alignment reads
-                # the rows of the documents in candidate pairs.
-                word, char = vectorizer.counts([s.text for doc in all_sentences for s in doc], self.config.workers)
-                vectorizer.fit_counts(word, char)
-                doc_starts = np.cumsum([0] + [len(s) for s in all_sentences])
-                rows_needed = np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order]) \
-                    if order else np.zeros(0, dtype=np.int64)
-                matrix = vectorizer.from_counts(word[rows_needed], char[rows_needed])
-            else:
-                # IDF from a seeded sample of the corpus's sentences, not from the pair.
-                rng = np.random.default_rng(vectorizer.seed)
-                pick = set(rng.choice(len(texts), size=min(len(texts), max(1, vectorizer.max_fit_sentences // 20)),
-                                      replace=False).tolist())
-                vectorizer.fit_counts(*vectorizer.counts(
-                    [s.text for k in sorted(pick) for s in all_sentences[k]][: vectorizer.max_fit_sentences],
-                    self.config.workers))
-                matrix = vectorizer.from_counts(*vectorizer.counts(
-                    [s.text for i in order for s in sentences[i]], self.config.workers))
+            matrix = self._sentence_matrix(vectorizer, all_sentences, order)
             rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
             self.verifier_ = verifier
             pairs = self._prefilter(pairs, order, starts, matrix)
@@ -255,6 +236,27 @@ class Scanner:
                 ))
         results.sort(key=lambda r: (-r.score, r.a, r.b))
         return results
+
+    def _sentence_matrix(self, vectorizer, all_sentences: list[list[Sentence]], order: list[int]):
+        """Fit the sentence IDF on the corpus (not the pair) and return the TF-IDF rows of the
+        sentences of the documents in `order`, in that order."""
+        jobs = self.config.workers
+        if sum(len(s) for s in all_sentences) <= vectorizer.max_fit_sentences:
+            # Small corpus: hash every sentence once; the IDF sees them all, alignment reads the
+            # rows of the documents in candidate pairs.
+            word, char = vectorizer.counts([s.text for doc in all_sentences for s in doc], jobs)
+            vectorizer.fit_counts(word, char)
+            doc_starts = np.cumsum([0] + [len(s) for s in all_sentences])
+            needed = (np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
+                      if order else np.zeros(0, dtype=np.int64))
+            return vectorizer.from_counts(word[needed], char[needed])
+        # Large corpus: the IDF from the sentences of a seeded sample of documents.
+        rng = np.random.default_rng(vectorizer.seed)
+        sample = np.sort(rng.choice(len(all_sentences), size=min(len(all_sentences), vectorizer.max_fit_sentences // 20),
+                                    replace=False))
+        fit_on = [s.text for k in sample for s in all_sentences[k]][: vectorizer.max_fit_sentences]
+        vectorizer.fit_counts(*vectorizer.counts(fit_on, jobs))
+        return vectorizer.from_counts(*vectorizer.counts([s.text for i in order for s in all_sentences[i]], jobs))
 
     def _prefilter(self, pairs: np.ndarray, order: list[int], starts: np.ndarray, matrix) -> np.ndarray:
         """Drop candidates whose whole-document TF-IDF cosine is below DOC_COSINE_FLOOR.
