@@ -34,6 +34,8 @@ STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
 # derived pairs are >= 0.28 and MRPC paraphrases >= 0.36 at their 5th percentile. Webis-CPC
 # paraphrases reach down to 0.18 at the 5th percentile, hence the margin.
 DOC_COSINE_FLOOR = 0.15
+# Sentences whose TF-IDF rows are held at once during verify (~3 KB each: about 1 GB).
+BLOCK_SENTENCES = 300_000
 
 
 @dataclass(slots=True)
@@ -212,20 +214,29 @@ class Scanner:
                      all_sentences: list[list[Sentence]] | None = None) -> list[PairResult]:
         """Align and label every candidate pair, sentence vectors computed once per document."""
         with self._stage("verify", len(pairs)):
-            involved = np.unique(pairs.ravel()) if len(pairs) else np.zeros(0, dtype=np.int64)
             verifier = Verifier()
-            vectorizer = verifier.vectorizer
+            self.verifier_ = verifier
             if all_sentences is None:
                 all_sentences = [split_sentences(t) for t in texts]
-            sentences = {int(i): all_sentences[i] for i in involved}
-            order = [int(i) for i in involved]
-            starts = np.cumsum([0] + [len(sentences[i]) for i in order])
-            matrix = self._sentence_matrix(vectorizer, all_sentences, order)
-            rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
-            self.verifier_ = verifier
-            pairs = self._prefilter(pairs, order, starts, matrix)
-            evidence = _verify_parallel(verifier, sentences, matrix, rows, pairs.tolist(),
-                                        self.config.workers, self._track)
+            full_matrix = self._fit_idf(verifier.vectorizer, all_sentences)
+            evidence = []
+            # Blocks of pairs whose documents' sentence vectors fit the memory budget; on a small
+            # corpus there is one block and the vectors computed for the IDF are reused.
+            for block in self._pair_blocks(pairs, all_sentences, full_matrix is not None):
+                order = [int(i) for i in np.unique(block.ravel())]
+                starts = np.cumsum([0] + [len(all_sentences[i]) for i in order])
+                if full_matrix is not None:
+                    doc_starts = np.cumsum([0] + [len(s) for s in all_sentences])
+                    needed = np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
+                    matrix = full_matrix[needed]
+                else:
+                    matrix = verifier.vectorizer.transform([s.text for i in order for s in all_sentences[i]],
+                                                           self.config.workers)
+                rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
+                block = self._prefilter(block, order, starts, matrix)
+                evidence += _verify_parallel(verifier, all_sentences, matrix, rows, block.tolist(),
+                                             self.config.workers, self._track)
+                del matrix
         results = []
         with self._stage("relate", len(pairs)):
             for i, j, alignment, feats in evidence:
@@ -237,26 +248,49 @@ class Scanner:
         results.sort(key=lambda r: (-r.score, r.a, r.b))
         return results
 
-    def _sentence_matrix(self, vectorizer, all_sentences: list[list[Sentence]], order: list[int]):
-        """Fit the sentence IDF on the corpus (not the pair) and return the TF-IDF rows of the
-        sentences of the documents in `order`, in that order."""
+    def _fit_idf(self, vectorizer, all_sentences: list[list[Sentence]]):
+        """Fit the sentence IDF on the corpus (not on the pair).
+
+        A corpus of up to `max_fit_sentences` sentences is hashed whole, and its TF-IDF matrix
+        (all documents' sentences, in order) is returned for reuse; a larger one fits on the
+        sentences of a seeded sample of documents and returns None.
+        """
         jobs = self.config.workers
         if sum(len(s) for s in all_sentences) <= vectorizer.max_fit_sentences:
-            # Small corpus: hash every sentence once; the IDF sees them all, alignment reads the
-            # rows of the documents in candidate pairs.
             word, char = vectorizer.counts([s.text for doc in all_sentences for s in doc], jobs)
             vectorizer.fit_counts(word, char)
-            doc_starts = np.cumsum([0] + [len(s) for s in all_sentences])
-            needed = (np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
-                      if order else np.zeros(0, dtype=np.int64))
-            return vectorizer.from_counts(word[needed], char[needed])
-        # Large corpus: the IDF from the sentences of a seeded sample of documents.
+            return vectorizer.from_counts(word, char)
         rng = np.random.default_rng(vectorizer.seed)
         sample = np.sort(rng.choice(len(all_sentences), size=min(len(all_sentences), vectorizer.max_fit_sentences // 20),
                                     replace=False))
         fit_on = [s.text for k in sample for s in all_sentences[k]][: vectorizer.max_fit_sentences]
         vectorizer.fit_counts(*vectorizer.counts(fit_on, jobs))
-        return vectorizer.from_counts(*vectorizer.counts([s.text for i in order for s in all_sentences[i]], jobs))
+        return None
+
+    def _pair_blocks(self, pairs: np.ndarray, all_sentences: list[list[Sentence]], whole: bool):
+        """Consecutive blocks of pairs whose documents hold at most BLOCK_SENTENCES sentences.
+
+        The TF-IDF rows of a block's sentences are the scan's largest allocation (word and char
+        n-grams, about 3 KB a sentence); blocks bound it whatever the corpus size, at the cost of
+        hashing a document again in each block it appears in.
+        """
+        if whole or len(pairs) == 0:
+            yield pairs
+            return
+        seen: set[int] = set()
+        held = 0
+        begin = 0
+        for k, (i, j) in enumerate(pairs.tolist()):
+            new = [d for d in (i, j) if d not in seen]
+            grow = sum(len(all_sentences[d]) for d in new)
+            if held + grow > BLOCK_SENTENCES and k > begin:
+                yield pairs[begin:k]
+                begin, seen, held = k, set(), 0
+                new = [i, j] if i != j else [i]
+                grow = sum(len(all_sentences[d]) for d in new)
+            seen.update(new)
+            held += grow
+        yield pairs[begin:]
 
     def _prefilter(self, pairs: np.ndarray, order: list[int], starts: np.ndarray, matrix) -> np.ndarray:
         """Drop candidates whose whole-document TF-IDF cosine is below DOC_COSINE_FLOOR.

@@ -226,11 +226,11 @@ class SentenceVectorizer:
             sample = [sample[i] for i in keep]
         return self.fit_counts(*self.counts(sample))
 
-    def transform(self, sentences: Sequence[str]) -> sp.csr_matrix:
+    def transform(self, sentences: Sequence[str], jobs: int = 1) -> sp.csr_matrix:
         """Rows are sentences; a row's dot product with another is the mean word/char cosine."""
         if len(sentences) == 0:
             return sp.csr_matrix((0, 2 * self.n_features), dtype=np.float32)
-        return self.from_counts(*self.counts(sentences))
+        return self.from_counts(*self.counts(sentences, jobs))
 
     def word_weight(self, token: str) -> float:
         """IDF of one word (ranks diff changes, weighs unmatched words); cached.
