@@ -1,0 +1,60 @@
+"""Pipeline mechanics: memory-bounded verify blocks and the document-cosine prefilter."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import dedup.pipeline as pipeline
+from dedup.document import Document
+from dedup.ingest import read_documents
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+
+
+def _corpus() -> list[Document]:
+    docs, _ = read_documents(SEEDS)
+    base = {d.id[:3]: d.text for d in docs}
+    extra = [
+        Document("copy-000", base["000"]),
+        Document("edit-000", base["000"].replace("11,000", "12,000").replace("Roughly 600", "Roughly 700")),
+        Document("paste-003", base["003"] + "\n\n" + "\n\n".join(base["000"].split("\n\n")[8:12])),
+    ]
+    return docs + extra
+
+
+def _summary(result) -> list[tuple]:
+    return [(p.a, p.b, p.relation, round(p.score, 4)) for p in result.pairs]
+
+
+def test_blocked_verify_gives_the_same_pairs(monkeypatch):
+    docs = _corpus()
+    whole = pipeline.Scanner(pipeline.ScanConfig(jobs=1, related=True)).scan(docs)
+
+    monkeypatch.setattr(pipeline, "BLOCK_SENTENCES", 40)  # a few documents per block
+    scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=1, related=True))
+    fit_idf = scanner._fit_idf
+
+    def fit_without_matrix(vectorizer, sentences):
+        fit_idf(vectorizer, sentences)  # same IDF, but behave as a corpus too large to vectorise whole
+        return None
+
+    monkeypatch.setattr(scanner, "_fit_idf", fit_without_matrix)
+    all_pairs = _candidate_pairs(docs)
+    blocks = list(scanner._pair_blocks(all_pairs, _sentences(docs), whole=False))
+    assert len(blocks) > 1 and sum(len(b) for b in blocks) == len(all_pairs)
+    blocked = scanner.scan(docs)
+    assert _summary(blocked) == _summary(whole)
+    assert any(p.relation == "rewrite" for p in blocked.pairs)
+
+
+def _sentences(docs):
+    from dedup.clean import Cleaner
+    from dedup.verify import split_sentences
+
+    return [split_sentences(t) for t in Cleaner().fit_transform([d.text for d in docs])]
+
+
+def _candidate_pairs(docs):
+    import numpy as np
+
+    n = len(docs)
+    return np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=np.int64)
