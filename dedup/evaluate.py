@@ -76,9 +76,12 @@ def predict(pairs: Sequence[GoldPair]) -> list[Prediction]:
     clean_a, clean_b = cleaned[: len(pairs)], cleaned[len(pairs):]
     verifier = Verifier()
     sentences = [split_sentences(t) for t in cleaned]
-    verifier.vectorizer.fit([s.text for doc in sentences for s in doc])
     flat = [s.text for doc in sentences for s in doc]
-    matrix = verifier.vectorizer.transform(flat) if flat else None
+    # Hash every sentence once: the IDF is fitted on these counts (a seeded sample past
+    # max_fit_sentences) and the alignment reads their TF-IDF rows.
+    word, char = verifier.vectorizer.counts(flat)
+    verifier.vectorizer.fit_counts(word, char)
+    matrix = verifier.vectorizer.from_counts(word, char) if flat else None
     starts = np.cumsum([0] + [len(doc) for doc in sentences])
     out: list[Prediction] = []
     n = len(pairs)
