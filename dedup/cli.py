@@ -73,7 +73,6 @@ def scan(
     except InputProblem as problem:
         _fail(str(problem))
         return
-    result.skipped = list(skips.skips)
     if result.documents == 0:
         err.print("[yellow]warning[/]: no documents read", highlight=False)
     report.render(result, format, sys.stdout, Console())

@@ -77,11 +77,8 @@ def predict(pairs: Sequence[GoldPair]) -> list[Prediction]:
     verifier = Verifier()
     sentences = [split_sentences(t) for t in cleaned]
     flat = [s.text for doc in sentences for s in doc]
-    # Hash every sentence once: the IDF is fitted on these counts (a seeded sample past
-    # max_fit_sentences) and the alignment reads their TF-IDF rows.
-    word, char = verifier.vectorizer.counts(flat)
-    verifier.vectorizer.fit_counts(word, char)
-    matrix = verifier.vectorizer.from_counts(word, char) if flat else None
+    # The IDF is fitted on the file's sentences and the alignment reads their TF-IDF rows.
+    matrix = verifier.vectorizer.fit_transform(flat) if flat else None
     starts = np.cumsum([0] + [len(doc) for doc in sentences])
     out: list[Prediction] = []
     n = len(pairs)

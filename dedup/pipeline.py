@@ -257,9 +257,7 @@ class Scanner:
         """
         jobs = self.config.workers
         if sum(len(s) for s in all_sentences) <= vectorizer.max_fit_sentences:
-            word, char = vectorizer.counts([s.text for doc in all_sentences for s in doc], jobs)
-            vectorizer.fit_counts(word, char)
-            return vectorizer.from_counts(word, char)
+            return vectorizer.fit_transform([s.text for doc in all_sentences for s in doc], jobs)
         rng = np.random.default_rng(vectorizer.seed)
         sample = np.sort(rng.choice(len(all_sentences), size=min(len(all_sentences), vectorizer.max_fit_sentences // 20),
                                     replace=False))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from typing import TextIO
 
@@ -77,4 +76,4 @@ def render(result: ScanResult, fmt: str, out: TextIO, console: Console | None = 
     elif fmt == "csv":
         write_csv(result.pairs, out)
     else:
-        render_table(result, console or Console(file=out if isinstance(out, io.TextIOBase) else None))
+        render_table(result, console or Console(file=out))

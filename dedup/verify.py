@@ -217,6 +217,12 @@ class SentenceVectorizer:
         char = normalize(self._char_idf.transform(char))
         return (sp.hstack([word, char], format="csr") * np.float32(1 / np.sqrt(2))).astype(np.float32)
 
+    def fit_transform(self, sentences: Sequence[str], jobs: int = 1) -> sp.csr_matrix:
+        """Fit the IDF on these sentences and return their TF-IDF rows, hashing each once."""
+        word, char = self.counts(sentences, jobs)
+        self.fit_counts(word, char)
+        return self.from_counts(word, char)
+
     def fit(self, sentences: Sequence[str]) -> "SentenceVectorizer":
         """Fit the IDF on corpus sentences (a seeded sample of at most `max_fit_sentences`)."""
         sample = list(sentences)
@@ -303,7 +309,7 @@ class Verifier:
         sa, sb = split_sentences(text_a), split_sentences(text_b)
         va = self.vectorizer.transform([s.text for s in sa])
         vb = self.vectorizer.transform([s.text for s in sb])
-        return self.align_vectors(sa, sb, va, vb)
+        return self.align_rows(sa, sb, va, (0, va.shape[0]), vb, (0, vb.shape[0]))
 
     def verify(self, text_a: str, text_b: str) -> tuple[Alignment, PairFeatures]:
         alignment = self.align(text_a, text_b)
@@ -327,12 +333,6 @@ class Verifier:
             for link in alignment.links
         ]
         return fidelity(np.vstack(rows))
-
-    def align_vectors(
-        self, sa: list[Sentence], sb: list[Sentence], va: sp.csr_matrix, vb: sp.csr_matrix
-    ) -> Alignment:
-        """Align given sentence vectors (rows of va, vb)."""
-        return self.align_rows(sa, sb, va, (0, va.shape[0]), vb, (0, vb.shape[0]))
 
     def align_rows(
         self, sa: list[Sentence], sb: list[Sentence],
