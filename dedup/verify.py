@@ -76,6 +76,25 @@ class Alignment:
         return [j for j in range(len(self.b_sentences)) if j not in used]
 
 
+_FIGURE_WORD = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|"
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    re.IGNORECASE)
+
+
+def _figures(text: str) -> set[str]:
+    """Figures of a sentence for the template test: numbers, numbers written as words, and
+    month and day names (a template's "when" is filled in as much as its values).
+
+    Reuters writes small values as words ("Pay April six", "Qtly div three cts") and moves
+    dates ("Record March 15" / "Record June 15"); without them a dividend notice filled with
+    other values would look like a copy with a figure dropped.
+    """
+    return numbers(text) | {w.lower() for w in _FIGURE_WORD.findall(text)}
+
+
 @dataclass(slots=True)
 class PairFeatures:
     """What the alignment says about a pair; the relate stage reads only these."""
@@ -90,7 +109,7 @@ class PairFeatures:
     verbatim_run_share: float  # that run's characters over the shorter side's characters
     verbatim_run_at_edge: bool  # the run opens or closes both texts: shared page header/footer
     figure_links: int  # links with a number on either side
-    figure_mismatches: int  # of those, the links whose numbers differ: the template signal
+    figure_mismatches: int  # of those, links where figures were swapped (each side has one the other lacks)
     verbatim_share: float  # share of links with similarity >= VERBATIM_SIMILARITY
     order_consistency: float  # share of link pairs in the same order on both sides (1.0 below 4 links)
     mean_similarity: float  # mean link similarity, weighted by characters
@@ -514,11 +533,13 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
 
     figure_links = figure_mismatches = 0
     for link in links:
-        figures_a = numbers(" ".join(sa[i].text for i in link.a))
-        figures_b = numbers(" ".join(sb[j].text for j in link.b))
+        figures_a = _figures(" ".join(sa[i].text for i in link.a))
+        figures_b = _figures(" ".join(sb[j].text for j in link.b))
         if figures_a or figures_b:
             figure_links += 1
-            figure_mismatches += figures_a != figures_b
+            # A template fills the same wording with other values: a figure is *replaced*.
+            # A figure only added or dropped (copy-editing, a cut clause) is not that signal.
+            figure_mismatches += bool(figures_a - figures_b) and bool(figures_b - figures_a)
 
     ordered = sorted(links, key=lambda l: (l.a[0], l.b[0]))
     best_run, best_chars, _ = _longest_run(ordered, len_a, len_b)

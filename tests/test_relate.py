@@ -38,6 +38,29 @@ def test_same_report_with_one_figure_corrected_is_near_duplicate():
     assert [p.relation for p in result.pairs] == ["near_duplicate"]
 
 
+def test_figures_added_or_dropped_in_a_copy_are_not_a_template():
+    # Copy-editing adds or drops a figure ("up from 10 cts" cut, a year inserted); a template
+    # replaces them. Every sentence below keeps its figures and gains or loses one.
+    facts = dict(company="Acme Corp", div="11", prior="10", pay="April 1", record="March 9",
+                 net="12.5", prev="10.1", pct="8", sales="140.2")
+    first = _report("acme", **facts)
+    edited = Document("acme-edited", first.text
+                      .replace("up from 10 cts", "up from 10 cts in 1986")
+                      .replace("on April 1 to", "on April 1, 1987, to")
+                      .replace("against 10.1 mln dlrs a year earlier", "against the year before")
+                      .replace("Sales rose 8 pct", "Sales rose 8 pct or 11 mln dlrs"))
+    result = scan([first, edited], related=True)
+    assert [p.relation for p in result.pairs] == ["near_duplicate"]
+
+
+def test_values_written_as_words_and_moved_dates_fill_a_template():
+    notice = "{company} said its quarterly dividend is {div} cts a share.\n\nPay April {pay}.\n\nRecord {record}."
+    first = Document("acme", notice.format(company="Acme Corp", div="three", pay="six", record="March 20"))
+    second = Document("bolt", notice.format(company="Bolt Inc", div="40", pay="10", record="June 20"))
+    result = scan([first, second], related=True)
+    assert [p.relation for p in result.pairs] == ["template"]
+
+
 def test_dates_and_datelines():
     assert parse_date("26-FEB-1987 15:01:01.79").date().isoformat() == "1987-02-26"
     assert parse_date("2025-06-26T10:00:00Z").date().isoformat() == "2025-06-26"
