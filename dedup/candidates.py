@@ -10,17 +10,15 @@ Bands and rows come from the threshold exactly as datasketch's `MinHashLSH` choo
 """
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
-import xxhash
 from scipy.integrate import quad
 
-from dedup.fingerprint import MAX_HASH, splitmix64, fmix64, ranks_within
+from dedup.fingerprint import MAX_HASH, fmix64, passage_anchors, ranks_within, splitmix64, tokenise_batch
 
-__all__ = ["optimal_bands", "LSHBanding", "merge_pairs", "pairs_in_runs"]
+__all__ = ["optimal_bands", "LSHBanding", "SharedPassages", "merge_pairs", "pairs_in_runs"]
 
 _U64 = np.uint64
 
@@ -162,52 +160,54 @@ class LSHBanding:
         return _unique_pairs(np.concatenate(found), n)
 
 
-_NON_WORD = re.compile(r"[^0-9a-z]+")
-
-
-class SharedSentences:
-    """Candidate pairs from sentences the two documents share word for word.
+class SharedPassages:
+    """Candidate pairs from passages the two documents share word for word.
 
     MinHash Jaccard sees a pasted passage as a small overlap of two large sets, so a story
     that pastes three paragraphs of wire copy into a long article, or an excerpt cut from a
-    long source, can fall below any sensible LSH threshold. Two documents that share
-    `min_shared` whole sentences (of `min_words` words or more, compared lower-cased with
-    punctuation folded) are proposed regardless of their length. Grouping is by sorting
-    sentence hashes; a sentence in more than `max_bucket` documents is boilerplate or a
-    stock phrase and proposes nothing.
+    long source, can fall below any sensible LSH threshold. Each document is reduced to its
+    winnowed word 8-gram hashes (`fingerprint.passage_anchors`, computed in the fingerprint
+    pass), and two documents sharing `min_shared` of them are proposed whatever their length.
+    Anchors ignore sentence and paragraph breaks, so a paste whose line breaks were lost or
+    changed (a table re-flowed into one paragraph) is found as well as one kept intact.
+    Grouping is by sorting (hash, doc) keys; an anchor in more than `max_bucket` documents
+    is boilerplate or a stock phrase and proposes nothing.
     """
 
-    def __init__(self, min_shared: int = 2, min_words: int = 8, max_bucket: int = 50) -> None:
+    def __init__(self, min_shared: int = 2, max_bucket: int = 50) -> None:
+        # min_shared=2: one common 8-gram is a stock phrase as often as a paste; winnowing
+        # guarantees two anchors for a shared run of 23 words (a short paragraph).
         self.min_shared = min_shared
-        self.min_words = min_words
         self.max_bucket = max_bucket
 
-    def sentence_hashes(self, sentences_per_doc: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """(hash, doc) of every long-enough sentence, one entry per distinct sentence of a doc."""
-        hashes: list[int] = []
-        owners: list[int] = []
-        for doc, sentences in enumerate(sentences_per_doc):
-            for sentence in sentences:
-                key = _NON_WORD.sub(" ", sentence.lower()).strip()
-                if key.count(" ") + 1 >= self.min_words:
-                    hashes.append(xxhash.xxh3_64_intdigest(key.encode("utf-8")))
-                    owners.append(doc)
-        table = np.unique(np.array([hashes, owners], dtype=np.uint64).reshape(2, -1).T, axis=0)
-        return table[:, 0], table[:, 1].astype(np.int64)
+    def anchors(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(anchor hashes, offsets) of texts, as the scan's fingerprint pass computes them."""
+        token_hashes, token_offsets, _, _, _ = tokenise_batch(texts)
+        return passage_anchors(token_hashes, token_offsets)
 
-    def candidate_pairs(self, sentences_per_doc: Sequence[Sequence[str]]) -> np.ndarray:
-        """(m, 2) document pairs sharing at least `min_shared` sentences, i < j, sorted."""
-        hashes, owners = self.sentence_hashes(sentences_per_doc)
-        if len(hashes) == 0:
+    def candidate_pairs(self, anchors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """(m, 2) document pairs sharing at least `min_shared` anchors, i < j, sorted.
+
+        `anchors`/`offsets`: CSR, each document's anchor hashes unique (uint32).
+        """
+        offsets = np.asarray(offsets, dtype=np.int64)
+        owners = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64), np.diff(offsets))
+        keys = np.sort((np.asarray(anchors, dtype=np.uint64) << _U64(32)) | owners)  # by hash, then doc
+        del owners
+        if len(keys) == 0:
             return np.zeros((0, 2), dtype=np.int64)
+        hashes = keys >> _U64(32)
         starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
-        sizes = np.diff(np.append(starts, len(hashes)))
+        del hashes
+        sizes = np.diff(np.append(starts, len(keys)))
         keep = (sizes >= 2) & (sizes <= self.max_bucket)
-        pairs = pairs_in_runs(owners, starts[keep], sizes[keep])
+        docs = (keys & _U64(0xFFFFFFFF)).astype(np.int64)
+        pairs = pairs_in_runs(docs, starts[keep], sizes[keep])  # i < j: docs ascend within a run
         if len(pairs) == 0:
             return np.zeros((0, 2), dtype=np.int64)
-        pairs = np.sort(pairs, axis=1)
         n = int(pairs.max()) + 1
-        keys, counts = np.unique(_pair_keys(pairs, n), return_counts=True)
-        keys = keys[counts >= self.min_shared]
-        return np.stack([keys // n, keys % n], axis=1)
+        pair_keys = np.sort(_pair_keys(pairs, n))
+        run_starts = np.flatnonzero(np.concatenate(([True], pair_keys[1:] != pair_keys[:-1])))
+        counts = np.diff(np.append(run_starts, len(pair_keys)))
+        pair_keys = pair_keys[run_starts[counts >= self.min_shared]]
+        return np.stack([pair_keys // n, pair_keys % n], axis=1)

@@ -20,10 +20,10 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from dedup.candidates import LSHBanding, SharedSentences, merge_pairs
+from dedup.candidates import LSHBanding, SharedPassages, merge_pairs
 from dedup.clean import Cleaner
 from dedup.document import Document, Skip
-from dedup.fingerprint import Fingerprinter, estimate_jaccard
+from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
 from dedup.relate import DERIVED, Relation, clusters, earliest, relate_pair
 from dedup.verify import Alignment, PairFeatures, Sentence, Verifier, split_sentences
 
@@ -177,15 +177,15 @@ class Scanner:
             cleaner = Cleaner()
             texts = cleaner.fit_transform([d.text for d in docs], [d.source for d in docs])
         with self._stage("fingerprint", n):
-            copy_sigs = Fingerprinter("copy", cfg.shingle_size, cfg.num_perm, cfg.seed, jobs=cfg.workers).transform(texts)
-            rewrite_sigs = Fingerprinter("rewrite", cfg.shingle_size, cfg.num_perm, cfg.seed, jobs=cfg.workers).transform(texts)
+            copy_sigs, rewrite_sigs, anchors, anchor_offsets = scan_fingerprints(
+                texts, Fingerprinter("copy", cfg.shingle_size, cfg.num_perm, cfg.seed),
+                Fingerprinter("rewrite", cfg.shingle_size, cfg.num_perm, cfg.seed), cfg.workers)
         with self._stage("candidates", n) as st:
             pairs = self.candidate_pairs(copy_sigs, rewrite_sigs)
-            all_sentences = [split_sentences(t) for t in texts]
-            shared = SharedSentences().candidate_pairs([[s.text for s in doc] for doc in all_sentences])
-            pairs = merge_pairs(pairs, shared)
+            pairs = merge_pairs(pairs, SharedPassages().candidate_pairs(anchors, anchor_offsets))
+            del anchors, anchor_offsets
             st.items = len(pairs)
-        results = self.verify_pairs(docs, texts, pairs, all_sentences)
+        results = self.verify_pairs(docs, texts, pairs)
         with self._stage("relate", len(results)):
             found_clusters = self._cluster(docs, results) if cfg.clusters else []
             if not cfg.related:
