@@ -11,9 +11,9 @@ import os
 import resource
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -21,11 +21,12 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
 from dedup.candidates import LSHBanding, SharedPassages, merge_pairs
-from dedup.clean import Cleaner
+from dedup.clean import Cleaner, Prepared, prepare
 from dedup.document import Document, Skip
 from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
-from dedup.relate import DERIVED, Relation, clusters, earliest, relate_pair
+from dedup.relate import DATELINE_CHARS, DERIVED, Relation, clusters, earliest, relate_pair
 from dedup.verify import Alignment, PairFeatures, Sentence, Verifier, split_sentences
+from dedup.workers import worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
 # Candidates below this whole-document TF-IDF cosine (mean of word and char cosines) are not
@@ -34,6 +35,8 @@ STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
 # derived pairs are >= 0.28 and MRPC paraphrases >= 0.36 at their 5th percentile. Webis-CPC
 # paraphrases reach down to 0.18 at the 5th percentile, hence the margin.
 DOC_COSINE_FLOOR = 0.15
+# Documents per clean task: small enough to stream, large enough that task overhead is noise.
+CLEAN_CHUNK = 500
 # Sentences whose TF-IDF rows are held at once during verify (~3 KB each: about 1 GB).
 BLOCK_SENTENCES = 300_000
 
@@ -169,13 +172,8 @@ class Scanner:
     def scan(self, documents: Iterable[Document], skipped: list[Skip] | None = None) -> ScanResult:
         """Run the whole pipeline on documents (an iterable is consumed once)."""
         cfg = self.config
-        with self._stage("ingest") as st:
-            docs = list(documents)
-            st.items = len(docs)
+        docs, texts = self._ingest_and_clean(documents)
         n = len(docs)
-        with self._stage("clean", n):
-            cleaner = Cleaner()
-            texts = cleaner.fit_transform([d.text for d in docs], [d.source for d in docs])
         with self._stage("fingerprint", n):
             copy_sigs, rewrite_sigs, anchors, anchor_offsets = scan_fingerprints(
                 texts, Fingerprinter("copy", cfg.shingle_size, cfg.num_perm, cfg.seed),
@@ -195,6 +193,62 @@ class Scanner:
             candidates=len(pairs), profile=self.profile, docs={d.id: d for d in docs},
             cleaned={d.id: t for d, t in zip(docs, texts)}, verifier=self.verifier_,
         )
+
+    def _ingest_and_clean(self, documents: Iterable[Document]) -> tuple[list[Document], list[str]]:
+        """Read and clean in one streaming pass: chunks of raw texts go to worker processes as
+        they are read, and each Document keeps only the head of its raw text (the dateline,
+        all that relate reads of it), so the raw corpus is never held whole. The boilerplate
+        lines are then learnt from the chunks' line hashes and dropped from the few documents
+        that hold one. Time spent reading is profiled as ingest, the rest as clean.
+        """
+        jobs = self.config.workers
+        cleaner = Cleaner()
+        docs: list[Document] = []
+        parts: list[Future] = []  # each chunk's Prepared, in input order
+        pending: list[Future] = []
+        chunk: list[Document] = []
+        read_seconds = 0.0
+        start = time.perf_counter()
+
+        def flush() -> None:
+            task = ([d.text for d in chunk], ["" if d.source is None else str(d.source) for d in chunk], cleaner.min_chars)
+            if jobs > 1:
+                future = worker_pool(jobs).submit(prepare, *task)
+                pending.append(future)
+                while len(pending) > 2 * jobs:  # bound the raw text in flight
+                    pending.pop(0).result()
+            else:
+                future = Future()
+                future.set_result(prepare(*task))
+            parts.append(future)
+            docs.extend(replace(d, text=d.text[:DATELINE_CHARS]) for d in chunk)
+            chunk.clear()
+
+        iterator = iter(documents)
+        while True:
+            tick = time.perf_counter()
+            doc = next(iterator, None)
+            read_seconds += time.perf_counter() - tick
+            if doc is None:
+                break
+            chunk.append(doc)
+            if len(chunk) == CLEAN_CHUNK:
+                flush()
+        if chunk:
+            flush()
+        prepared = Prepared.join([part.result() for part in parts])
+        del parts, pending
+        sources = [d.source for d in docs]
+        cleaner.fit_prepared(prepared, sources)
+        texts = cleaner.transform_prepared(prepared)
+        del prepared
+        total = time.perf_counter() - start
+        for name, seconds in (("ingest", read_seconds), ("clean", total - read_seconds)):
+            stats = self.profile[name]
+            stats.seconds += seconds
+            stats.items = max(stats.items, len(docs))
+            stats.peak_rss_mb = max(stats.peak_rss_mb, _peak_rss_mb())
+        return docs, texts
 
     def candidate_pairs(self, copy_sigs: np.ndarray, rewrite_sigs: np.ndarray) -> np.ndarray:
         """Union of both channels' LSH candidates, less those whose estimated Jaccard is far

@@ -160,7 +160,12 @@ def parse_date(value: str | None) -> datetime | None:
     return None
 
 
-def dateline_date(text: str, head_chars: int = 600) -> datetime | None:
+# Characters at the top of a raw text searched for a dateline; the scan keeps only these of
+# each raw text once it is cleaned.
+DATELINE_CHARS = 600
+
+
+def dateline_date(text: str, head_chars: int = DATELINE_CHARS) -> datetime | None:
     """A full date ("June 26, 2025", "3 July 2025") near the top of the text: the dateline."""
     match = _TEXT_DATE.search(text[:head_chars])
     if match is None:
