@@ -135,7 +135,8 @@ class LSHBanding:
         signatures = np.asarray(signatures)
         n = len(signatures)
         self.capped_buckets = self.capped_docs = 0
-        live = np.flatnonzero(~np.all(signatures == MAX_HASH, axis=1)) if n else np.zeros(0, np.int64)
+        empty = np.uint16(0xFFFF) if signatures.dtype == np.uint16 else MAX_HASH  # uint16: compact signatures
+        live = np.flatnonzero(~np.all(signatures == empty, axis=1)) if n else np.zeros(0, np.int64)
         self.empty_docs = n - len(live)
         if len(live) < 2:
             return np.zeros((0, 2), dtype=np.int64)

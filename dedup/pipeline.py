@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from collections import deque
 import resource
 import sys
 import time
@@ -24,7 +25,7 @@ from dedup.candidates import LSHBanding, SharedPassages, merge_pairs
 from dedup.clean import Cleaner, Prepared, prepare
 from dedup.document import Document, Skip
 from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
-from dedup.relate import DATELINE_CHARS, DERIVED, Relation, clusters, earliest, relate_pair
+from dedup.relate import DATELINE_CHARS, DERIVED, dateline_date, Relation, clusters, earliest, relate_pair
 from dedup.verify import Alignment, PairFeatures, Sentence, Verifier, split_sentences
 from dedup.workers import worker_pool
 
@@ -37,6 +38,8 @@ STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
 DOC_COSINE_FLOOR = 0.15
 # Documents per clean task: small enough to stream, large enough that task overhead is noise.
 CLEAN_CHUNK = 500
+# LSH pairs whose Jaccard is estimated at once (two gathered uint16 signature rows each: 8 MB).
+ESTIMATE_CHUNK = 1 << 14
 # Sentences whose TF-IDF rows are held at once during verify (~3 KB each: about 1 GB).
 BLOCK_SENTENCES = 300_000
 
@@ -147,6 +150,16 @@ class ScanResult:
         return diff, text_a, text_b
 
 
+def _clean_chunk(texts: list[str], sources: list[str], min_chars: int) -> tuple[Prepared, list[str]]:
+    """Clean a chunk (worker side) and keep of each raw text only what relate reads later:
+    its head when that holds a dateline, else nothing."""
+    heads = []
+    for text in texts:
+        head = text[:DATELINE_CHARS]
+        heads.append(head if dateline_date(head) is not None else "")
+    return prepare(texts, sources, min_chars), heads
+
+
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -177,7 +190,7 @@ class Scanner:
         with self._stage("fingerprint", n):
             copy_sigs, rewrite_sigs, anchors, anchor_offsets = scan_fingerprints(
                 texts, Fingerprinter("copy", cfg.shingle_size, cfg.num_perm, cfg.seed),
-                Fingerprinter("rewrite", cfg.shingle_size, cfg.num_perm, cfg.seed), cfg.workers)
+                Fingerprinter("rewrite", cfg.shingle_size, cfg.num_perm, cfg.seed), cfg.workers, compact=True)
         with self._stage("candidates", n) as st:
             pairs = self.candidate_pairs(copy_sigs, rewrite_sigs)
             pairs = merge_pairs(pairs, SharedPassages().candidate_pairs(anchors, anchor_offsets))
@@ -204,25 +217,31 @@ class Scanner:
         jobs = self.config.workers
         cleaner = Cleaner()
         docs: list[Document] = []
-        parts: list[Future] = []  # each chunk's Prepared, in input order
-        pending: list[Future] = []
+        prepared_parts: list[Prepared] = []
+        pending: deque[tuple[Future, int]] = deque()  # (chunk result, its first doc), oldest first
         chunk: list[Document] = []
         read_seconds = 0.0
         start = time.perf_counter()
 
+        def collect() -> None:
+            """Take the oldest chunk's result; its Documents drop their raw text."""
+            future, first = pending.popleft()
+            prepared, heads = future.result()
+            prepared_parts.append(prepared)
+            docs[first:first + len(heads)] = [replace(d, text=h) for d, h in zip(docs[first:first + len(heads)], heads)]
+
         def flush() -> None:
             task = ([d.text for d in chunk], ["" if d.source is None else str(d.source) for d in chunk], cleaner.min_chars)
             if jobs > 1:
-                future = worker_pool(jobs).submit(prepare, *task)
-                pending.append(future)
-                while len(pending) > 2 * jobs:  # bound the raw text in flight
-                    pending.pop(0).result()
+                future = worker_pool(jobs).submit(_clean_chunk, *task)
             else:
                 future = Future()
-                future.set_result(prepare(*task))
-            parts.append(future)
-            docs.extend(replace(d, text=d.text[:DATELINE_CHARS]) for d in chunk)
+                future.set_result(_clean_chunk(*task))
+            pending.append((future, len(docs)))
+            docs.extend(chunk)
             chunk.clear()
+            while len(pending) > 2 * jobs - 1:  # bound the raw text in flight
+                collect()
 
         iterator = iter(documents)
         while True:
@@ -236,8 +255,10 @@ class Scanner:
                 flush()
         if chunk:
             flush()
-        prepared = Prepared.join([part.result() for part in parts])
-        del parts, pending
+        while pending:
+            collect()
+        prepared = Prepared.join(prepared_parts)
+        del prepared_parts
         sources = [d.source for d in docs]
         cleaner.fit_prepared(prepared, sources)
         texts = cleaner.transform_prepared(prepared)
@@ -258,10 +279,12 @@ class Scanner:
         found = []
         for sigs, threshold in ((copy_sigs, cfg.threshold), (rewrite_sigs, cfg.rewrite_threshold)):
             pairs = LSHBanding(threshold, cfg.num_perm, max_bucket=cfg.max_bucket).candidate_pairs(sigs)
-            if len(pairs):
-                estimate = estimate_jaccard(sigs[pairs[:, 0]], sigs[pairs[:, 1]])
-                pairs = pairs[np.asarray(estimate) >= threshold / 2]
-            found.append(pairs)
+            # In chunks: two gathered signature rows per pair would outgrow the signatures.
+            keep = np.zeros(len(pairs), dtype=bool)
+            for lo in range(0, len(pairs), ESTIMATE_CHUNK):
+                chunk = pairs[lo:lo + ESTIMATE_CHUNK]
+                keep[lo:lo + len(chunk)] = estimate_jaccard(sigs[chunk[:, 0]], sigs[chunk[:, 1]]) >= threshold / 2
+            found.append(pairs[keep])
         return merge_pairs(*found)
 
     def verify_pairs(self, docs: list[Document], texts: list[str], pairs: np.ndarray,
