@@ -189,7 +189,7 @@ class SharedPassages:
     def candidate_pairs(self, anchors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """(m, 2) document pairs sharing at least `min_shared` anchors, i < j, sorted.
 
-        `anchors`/`offsets`: CSR, each document's anchor hashes unique (uint32).
+        `anchors`/`offsets`: CSR, each document's anchor hashes (uint32, repeats allowed).
         """
         offsets = np.asarray(offsets, dtype=np.int64)
         owners = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64), np.diff(offsets))
@@ -197,6 +197,7 @@ class SharedPassages:
         del owners
         if len(keys) == 0:
             return np.zeros((0, 2), dtype=np.int64)
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]  # an anchor counts once per doc
         hashes = keys >> _U64(32)
         starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
         del hashes

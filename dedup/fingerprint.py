@@ -567,7 +567,7 @@ def _sliding_min(values: np.ndarray, window: int) -> np.ndarray:
 def passage_anchors(
     token_hashes: np.ndarray, token_offsets: np.ndarray, size: int = PASSAGE_WORDS, window: int = PASSAGE_WINDOW
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Winnowed `size`-word k-gram hashes of each doc -> (uint32 hashes sorted unique per doc, offsets).
+    """Winnowed `size`-word k-gram hashes of each doc -> (uint32 hashes in text order, offsets).
 
     A doc of fewer than `size` tokens has none (a short text shares no passage); a doc of
     fewer than `window` k-grams keeps its single minimum.
@@ -585,13 +585,17 @@ def passage_anchors(
     if len(few):
         gathered = hashes[np.repeat(offsets[few], counts[few]) + ranks_within(counts[few])]
         few_mins = np.minimum.reduceat(gathered, np.cumsum(counts[few]) - counts[few])
-        picked = np.concatenate([picked, few_mins])
-        picked_doc = np.concatenate([picked_doc, few])
-    keys = np.sort((picked_doc.astype(np.uint64) << _U64(32)) | picked.astype(np.uint64))
-    if len(keys) > 1:  # sort + mask: np.unique on uint64 measured 15x slower than np.sort here
-        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    doc_offsets = np.searchsorted(keys >> _U64(32), np.arange(n_docs + 1, dtype=np.uint64)).astype(np.int64)
-    return (keys & _U64(0xFFFFFFFF)).astype(np.uint32), doc_offsets
+        order = np.argsort(np.concatenate([picked_doc, few]), kind="stable")  # two sorted runs: a linear merge
+        picked = np.concatenate([picked, few_mins])[order]
+        picked_doc = np.concatenate([picked_doc, few])[order]
+    # Winnowing repeats a minimum over consecutive windows: keep each run's first. A k-gram
+    # repeated further apart in a doc stays twice; SharedPassages drops (hash, doc) repeats
+    # in the sort it does anyway, so no per-batch sort is spent on it here.
+    fresh = np.ones(len(picked), dtype=bool)
+    fresh[1:] = (picked[1:] != picked[:-1]) | (picked_doc[1:] != picked_doc[:-1])
+    picked, picked_doc = picked[fresh], picked_doc[fresh]
+    doc_offsets = np.searchsorted(picked_doc, np.arange(n_docs + 1)).astype(np.int64)
+    return picked, doc_offsets
 
 
 # ---------------------------------------------------------------------------------------

@@ -159,5 +159,5 @@ def test_passage_anchors_are_winnowed_kgrams():
     for d in range(1, len(texts)):
         mine = anchors[offsets[d]:offsets[d + 1]]
         assert len(mine) >= 1 and set(mine) <= set(grams[gram_offsets[d]:gram_offsets[d + 1]])
-        assert np.all(np.diff(mine.astype(np.int64)) > 0)
+        assert np.all(mine[1:] != mine[:-1])  # a winnowed minimum is kept once per run
     assert set(anchors[offsets[5]:offsets[6]]) & set(anchors[offsets[6]:offsets[7]])
