@@ -175,11 +175,28 @@ class SharedPassages:
     is boilerplate or a stock phrase and proposes nothing.
     """
 
+    part_anchors = 1 << 24  # anchors grouped at once: ~0.5 GB of sort temporaries
+
     def __init__(self, min_shared: int = 2, max_bucket: int = 50) -> None:
         # min_shared=2: one common 8-gram is a stock phrase as often as a paste; winnowing
         # guarantees two anchors for a shared run of 23 words (a short paragraph).
         self.min_shared = min_shared
         self.max_bucket = max_bucket
+
+    def _bucket_pairs(self, anchors: np.ndarray, owners: np.ndarray) -> np.ndarray:
+        """All (i, j), i < j, of documents sharing an anchor held by at most `max_bucket`
+        documents, once per shared anchor."""
+        keys = np.sort((anchors.astype(np.uint64) << _U64(32)) | owners)  # by hash, then doc
+        if len(keys) == 0:
+            return np.zeros((0, 2), dtype=np.int64)
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]  # an anchor counts once per doc
+        hashes = keys >> _U64(32)
+        starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
+        del hashes
+        sizes = np.diff(np.append(starts, len(keys)))
+        keep = (sizes >= 2) & (sizes <= self.max_bucket)
+        docs = (keys & _U64(0xFFFFFFFF)).astype(np.int64)
+        return pairs_in_runs(docs, starts[keep], sizes[keep])  # i < j: docs ascend within a run
 
     def anchors(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(anchor hashes, offsets) of texts, as the scan's fingerprint pass computes them."""
@@ -192,22 +209,22 @@ class SharedPassages:
         `anchors`/`offsets`: CSR, each document's anchor hashes (uint32, repeats allowed).
         """
         offsets = np.asarray(offsets, dtype=np.int64)
-        owners = np.repeat(np.arange(len(offsets) - 1, dtype=np.uint64), np.diff(offsets))
-        keys = np.sort((np.asarray(anchors, dtype=np.uint64) << _U64(32)) | owners)  # by hash, then doc
+        anchors = np.asarray(anchors, dtype=np.uint32)
+        n = len(offsets) - 1
+        owners = np.repeat(np.arange(n, dtype=np.uint32), np.diff(offsets))
+        # Anchors are grouped part by part (by their top hash bits, so an anchor's documents all
+        # fall in one part): the sort's temporaries stay near `part_anchors` keys however large
+        # the corpus is.
+        bits = max(0, int(np.ceil(np.log2(max(len(anchors), 1) / self.part_anchors))))
+        if bits == 0:
+            found = [self._bucket_pairs(anchors, owners)]
+        else:
+            top = anchors >> np.uint32(32 - bits)
+            found = [self._bucket_pairs(anchors[top == part], owners[top == part]) for part in range(1 << bits)]
         del owners
-        if len(keys) == 0:
-            return np.zeros((0, 2), dtype=np.int64)
-        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]  # an anchor counts once per doc
-        hashes = keys >> _U64(32)
-        starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
-        del hashes
-        sizes = np.diff(np.append(starts, len(keys)))
-        keep = (sizes >= 2) & (sizes <= self.max_bucket)
-        docs = (keys & _U64(0xFFFFFFFF)).astype(np.int64)
-        pairs = pairs_in_runs(docs, starts[keep], sizes[keep])  # i < j: docs ascend within a run
+        pairs = np.concatenate(found)
         if len(pairs) == 0:
             return np.zeros((0, 2), dtype=np.int64)
-        n = int(pairs.max()) + 1
         pair_keys = np.sort(_pair_keys(pairs, n))
         run_starts = np.flatnonzero(np.concatenate(([True], pair_keys[1:] != pair_keys[:-1])))
         counts = np.diff(np.append(run_starts, len(pair_keys)))

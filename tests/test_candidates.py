@@ -161,3 +161,20 @@ def test_passage_anchors_are_winnowed_kgrams():
         assert len(mine) >= 1 and set(mine) <= set(grams[gram_offsets[d]:gram_offsets[d + 1]])
         assert np.all(mine[1:] != mine[:-1])  # a winnowed minimum is kept once per run
     assert set(anchors[offsets[5]:offsets[6]]) & set(anchors[offsets[6]:offsets[7]])
+
+
+def test_shared_passages_grouped_in_parts_give_the_same_pairs():
+    from dedup.candidates import SharedPassages
+
+    rng = np.random.default_rng(5)
+    words = [f"w{k}" for k in range(300)]
+    passages = [" ".join(rng.choice(words, size=30)) for _ in range(20)]
+    texts = [" ".join([passages[k % 20], " ".join(rng.choice(words, size=60)), passages[(3 * k) % 20]])
+             for k in range(80)]
+    whole = SharedPassages()
+    anchors, offsets = whole.anchors(texts)
+    parted = SharedPassages()
+    parted.part_anchors = 64  # many parts
+    expected = whole.candidate_pairs(anchors, offsets)
+    assert len(expected) > 0
+    assert np.array_equal(parted.candidate_pairs(anchors, offsets), expected)
