@@ -542,7 +542,7 @@ def rewrite_features(texts: Sequence[str], bigrams: bool = False) -> tuple[np.nd
 # ---------------------------------------------------------------------------------------
 
 # A pasted passage is found by the word 8-grams it shares with its source. 8 words: the
-# shortest sentences the old shared-sentence channel counted; shorter n-grams recur as stock
+# shortest sentences a shared-sentence channel used to count; shorter n-grams recur as stock
 # phrases ("said in a statement on"). Winnowing keeps the minimum of every 8 consecutive
 # k-gram hashes (Schleimer et al. 2003), so a shared run of 8 + 8 - 1 = 15 words yields at
 # least one common anchor and a run of 2*8 + 8 - 1 = 23 words (a short paragraph) at least
