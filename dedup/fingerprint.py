@@ -228,12 +228,19 @@ def _word_mask(data: np.ndarray, join_numbers: bool) -> np.ndarray:
             mask[two + step] = False
         for step in range(3):
             mask[three + step] = False
-    if join_numbers and len(data) > 2:
-        # "11,000" and "3.5" stay one token: a separator between two digits is a word byte.
-        sep = np.flatnonzero((data[1:-1] == ord(",")) | (data[1:-1] == ord("."))) + 1
-        if len(sep):
-            sep = sep[is_digit[sep - 1] & is_digit[sep + 1]]
-            mask[sep] = True
+    return _join_numbers(data, mask) if join_numbers else mask
+
+
+def _join_numbers(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`mask` with "," and "." between two digits made word bytes ("11,000" and "3.5" stay one token)."""
+    if len(data) <= 2:
+        return mask
+    sep = np.flatnonzero((data[1:-1] == ord(",")) | (data[1:-1] == ord("."))) + 1
+    if len(sep):
+        is_digit = (data - np.uint8(ord("0"))) < 10
+        sep = sep[is_digit[sep - 1] & is_digit[sep + 1]]
+        mask = mask.copy()
+        mask[sep] = True
     return mask
 
 
@@ -267,14 +274,34 @@ def tokenise_batch(
     two docs). With `join_numbers`, "," and "." between two digits are word bytes.
     """
     data, doc_starts = _lowered_bytes(texts)
-    mask = _word_mask(data, join_numbers)
+    prefix, inv = _byte_prefix(data)
+    return _tokens(data, doc_starts, _word_mask(data, join_numbers), prefix, inv)
+
+
+def tokenise_batch_twice(texts: Sequence[str]) -> tuple[tuple, tuple]:
+    """`tokenise_batch(texts)` and `tokenise_batch(texts, join_numbers=True)`, sharing the
+    lowered bytes, the word mask and the byte prefix sums (most of the work)."""
+    data, doc_starts = _lowered_bytes(texts)
+    prefix, inv = _byte_prefix(data)
+    mask = _word_mask(data, False)
+    plain = _tokens(data, doc_starts, mask, prefix, inv)
+    return plain, _tokens(data, doc_starts, _join_numbers(data, mask), prefix, inv)
+
+
+def _byte_prefix(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(P, B^-j) with P[i] = sum_{j<i} data[j] * B^j mod 2^64: any span's hash in one gather."""
+    fwd, inv = _powers(len(data) + 1)
+    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
+    np.cumsum(data * fwd[: len(data)], out=prefix[1:])  # uint8 * uint64 -> uint64, wraps
+    return prefix, inv
+
+
+def _tokens(data: np.ndarray, doc_starts: np.ndarray, mask: np.ndarray, prefix: np.ndarray, inv: np.ndarray) -> tuple:
+    """Token hashes and offsets of the word runs of `mask` (see `tokenise_batch`)."""
     # Token edges alternate start, end, start, end... so one flatnonzero gives both.
     edges = np.flatnonzero(mask[1:] != mask[:-1]) + 1
     starts = edges[0::2]
     ends = edges[1::2]
-    fwd, inv = _powers(len(data) + 1)
-    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
-    np.cumsum(data * fwd[: len(data)], out=prefix[1:])  # uint8 * uint64 -> uint64, wraps
     token_hashes = (prefix[ends] - prefix[starts]) * inv[starts]
     fmix64(token_hashes)
     token_offsets = np.searchsorted(starts, doc_starts).astype(np.int64)
@@ -512,12 +539,13 @@ def _rewrite_vocabulary() -> _RewriteVocabulary:
     return _vocabulary
 
 
-def rewrite_features(texts: Sequence[str], bigrams: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def rewrite_features(texts: Sequence[str], bigrams: bool = False, tokens: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per doc, the set of stemmed content-word (and optionally content-word bigram) hashes.
 
-    -> (uint32 hashes, sorted and unique within each doc; offsets (n+1,) int64).
+    -> (uint32 hashes, sorted and unique within each doc; offsets (n+1,) int64). `tokens`:
+    `tokenise_batch(texts, join_numbers=True)` when the caller already has it.
     """
-    token_hashes, token_offsets, starts, ends, data = tokenise_batch(texts, join_numbers=True)
+    token_hashes, token_offsets, starts, ends, data = tokens or tokenise_batch(texts, join_numbers=True)
     n_docs = len(token_offsets) - 1
     features, keep = _rewrite_vocabulary().lookup(token_hashes, starts, ends, data)
     doc_of_token = np.repeat(np.arange(n_docs, dtype=np.uint64), np.diff(token_offsets))
@@ -728,11 +756,14 @@ def _pool_transform(task: tuple) -> np.ndarray:
 
 def _scan_batch(copy: Fingerprinter, rewrite: Fingerprinter, texts: Sequence[str]) -> tuple:
     """(copy signatures, rewrite signatures, anchor hashes, anchor offsets) of one batch; the
-    copy channel's tokens serve the anchors too, so the text is tokenised once for both."""
-    token_hashes, token_offsets, _, _, _ = tokenise_batch(texts)
+    channels share one pass over the bytes, and the copy channel's tokens serve the anchors."""
+    plain, joined = tokenise_batch_twice(texts)
+    token_hashes, token_offsets = plain[0], plain[1]
     copy_sigs = copy.minhasher.signatures(*kgram_hashes(token_hashes, token_offsets, copy.shingle_size))
     anchors, anchor_offsets = passage_anchors(token_hashes, token_offsets)
-    return copy_sigs, rewrite._batch_transform(texts), anchors, anchor_offsets
+    del plain
+    rewrite_sigs = rewrite.minhasher.signatures(*rewrite_features(texts, rewrite.rewrite_bigrams, tokens=joined))
+    return copy_sigs, rewrite_sigs, anchors, anchor_offsets
 
 
 def _compact_scan_batch(copy: Fingerprinter, rewrite: Fingerprinter, texts: Sequence[str]) -> tuple:
