@@ -2,7 +2,9 @@
 
 `Scanner(config).scan(documents)` is the Python API behind `dedup scan`. Each stage is a
 module of its own; this one only wires them together, times them, and keeps what the
-reports need (cleaned texts and alignments of the pairs it returns).
+reports need (cleaned texts and alignments of the pairs it returns). Ingest and clean
+stream in chunks to worker processes; per document, only the cleaned text, compact
+signatures and passage anchors are held until candidates.
 """
 from __future__ import annotations
 
@@ -117,6 +119,10 @@ class StageStats:
 
 @dataclass(slots=True)
 class ScanResult:
+    """What a scan found. `docs` holds each document's metadata, its `text` cut to the dateline
+    head relate reads (or "" when the head has no dateline): the raw corpus is not kept.
+    `cleaned` holds the cleaned texts, which the diff view and reports read."""
+
     documents: int
     skipped: list[Skip]
     pairs: list[PairResult]
