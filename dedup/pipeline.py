@@ -200,7 +200,7 @@ class Scanner:
         with self._stage("candidates", n) as st:
             pairs = self.candidate_pairs(copy_sigs, rewrite_sigs)
             pairs = merge_pairs(pairs, SharedPassages().candidate_pairs(anchors, anchor_offsets))
-            del anchors, anchor_offsets
+            del anchors, anchor_offsets, copy_sigs, rewrite_sigs  # verify needs none of them
             st.items = len(pairs)
         results = self.verify_pairs(docs, texts, pairs)
         with self._stage("relate", len(results)):
