@@ -11,7 +11,7 @@ Bands and rows come from the threshold exactly as datasketch's `MinHashLSH` choo
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 from scipy.integrate import quad
@@ -117,6 +117,8 @@ class LSHBanding:
         self.capped_docs = 0
         self.empty_docs = 0
 
+    compact_pairs = 1 << 22  # pairs held (64 MB) before the first deduplication
+
     def band_keys(self, signatures: np.ndarray) -> np.ndarray:
         """(n, bands) uint64: each band's rows folded into one key (multiply-xor, then fmix64)."""
         signatures = np.asarray(signatures)
@@ -130,8 +132,14 @@ class LSHBanding:
             keys ^= keys >> _U64(29)
         return fmix64(keys)
 
-    def candidate_pairs(self, signatures: np.ndarray) -> np.ndarray:
-        """(m, 2) int64 doc index pairs, i < j, unique, sorted, sharing a bucket in some band."""
+    def candidate_pairs(self, signatures: np.ndarray, keep: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        """(m, 2) int64 doc index pairs, i < j, unique, sorted, sharing a bucket in some band.
+
+        `keep(pairs) -> bool mask`, if given, filters each band's pairs as they are found (the
+        scan's Jaccard-estimate floor), so memory holds the kept pairs, not every raw collision;
+        the pairs held are deduplicated whenever they double, since a close pair recurs in
+        many bands. The result is the same as filtering the full union afterwards.
+        """
         signatures = np.asarray(signatures)
         n = len(signatures)
         self.capped_buckets = self.capped_docs = 0
@@ -141,7 +149,8 @@ class LSHBanding:
         if len(live) < 2:
             return np.zeros((0, 2), dtype=np.int64)
         keys = self.band_keys(signatures[live])
-        found = []
+        found: list[np.ndarray] = []
+        held, compacted = 0, 0
         for band in range(self.bands):
             order = np.argsort(keys[:, band], kind="stable")  # stable: doc order inside a bucket
             sorted_keys = keys[order, band]
@@ -150,14 +159,22 @@ class LSHBanding:
             shared = sizes >= 2
             small = shared & (sizes <= self.max_bucket)
             members = live[order]
-            found.append(pairs_in_runs(members, starts[small], sizes[small]))
+            band_pairs = [pairs_in_runs(members, starts[small], sizes[small])]
             big = shared & ~small
             if big.any():
                 self.capped_buckets += int(big.sum())
                 self.capped_docs += int(sizes[big].sum())
                 # Neighbour chain inside each capped bucket: positions start .. start+size-2.
                 left = np.repeat(starts[big], sizes[big] - 1) + ranks_within(sizes[big] - 1)
-                found.append(np.stack([members[left], members[left + 1]], axis=1))
+                band_pairs.append(np.stack([members[left], members[left + 1]], axis=1))
+            pairs = np.concatenate(band_pairs)
+            if keep is not None and len(pairs):
+                pairs = pairs[keep(pairs)]
+            found.append(pairs)
+            held += len(pairs)
+            if held > 2 * max(compacted, self.compact_pairs):
+                found = [_unique_pairs(np.concatenate(found), n)]
+                held = compacted = len(found[0])
         return _unique_pairs(np.concatenate(found), n)
 
 

@@ -16,6 +16,7 @@ import sys
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator
 
@@ -166,6 +167,16 @@ def _clean_chunk(texts: list[str], sources: list[str], min_chars: int) -> tuple[
     return prepare(texts, sources, min_chars), heads
 
 
+def _estimate_at_least(pairs: np.ndarray, sigs: np.ndarray, floor: float) -> np.ndarray:
+    """Mask of pairs whose estimated Jaccard is >= floor, in chunks: two gathered signature
+    rows per pair would outgrow the signatures themselves."""
+    keep = np.zeros(len(pairs), dtype=bool)
+    for lo in range(0, len(pairs), ESTIMATE_CHUNK):
+        chunk = pairs[lo:lo + ESTIMATE_CHUNK]
+        keep[lo:lo + len(chunk)] = estimate_jaccard(sigs[chunk[:, 0]], sigs[chunk[:, 1]]) >= floor
+    return keep
+
+
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -284,13 +295,8 @@ class Scanner:
         cfg = self.config
         found = []
         for sigs, threshold in ((copy_sigs, cfg.threshold), (rewrite_sigs, cfg.rewrite_threshold)):
-            pairs = LSHBanding(threshold, cfg.num_perm, max_bucket=cfg.max_bucket).candidate_pairs(sigs)
-            # In chunks: two gathered signature rows per pair would outgrow the signatures.
-            keep = np.zeros(len(pairs), dtype=bool)
-            for lo in range(0, len(pairs), ESTIMATE_CHUNK):
-                chunk = pairs[lo:lo + ESTIMATE_CHUNK]
-                keep[lo:lo + len(chunk)] = estimate_jaccard(sigs[chunk[:, 0]], sigs[chunk[:, 1]]) >= threshold / 2
-            found.append(pairs[keep])
+            banding = LSHBanding(threshold, cfg.num_perm, max_bucket=cfg.max_bucket)
+            found.append(banding.candidate_pairs(sigs, partial(_estimate_at_least, sigs=sigs, floor=threshold / 2)))
         return merge_pairs(*found)
 
     def verify_pairs(self, docs: list[Document], texts: list[str], pairs: np.ndarray,

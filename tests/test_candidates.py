@@ -178,3 +178,23 @@ def test_shared_passages_grouped_in_parts_give_the_same_pairs():
     expected = whole.candidate_pairs(anchors, offsets)
     assert len(expected) > 0
     assert np.array_equal(parted.candidate_pairs(anchors, offsets), expected)
+
+
+def test_band_filter_and_compaction_equal_filtering_the_union():
+    """`keep` applied per band, with the held pairs deduplicated along the way, gives the
+    union's pairs filtered afterwards."""
+    rng = np.random.default_rng(11)
+    base = rng.integers(0, 2**32, size=(40, 128), dtype=np.uint64).astype(np.uint32)
+    sigs = np.repeat(base, 5, axis=0)
+    noise = rng.random(sigs.shape) < 0.5
+    sigs[noise] = rng.integers(0, 2**32, size=int(noise.sum()), dtype=np.uint64).astype(np.uint32)
+
+    def keep(pairs):
+        return (pairs[:, 0] + pairs[:, 1]) % 3 != 0
+
+    banding = LSHBanding(0.3, 128)
+    union = banding.candidate_pairs(sigs)
+    assert len(union) > 50
+    expected = union[keep(union)]
+    banding.compact_pairs = 4  # deduplicate after nearly every band
+    assert np.array_equal(banding.candidate_pairs(sigs, keep), expected)
