@@ -10,17 +10,15 @@ Bands and rows come from the threshold exactly as datasketch's `MinHashLSH` choo
 """
 from __future__ import annotations
 
-import re
 from functools import lru_cache
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
-import xxhash
 from scipy.integrate import quad
 
-from dedup.fingerprint import MAX_HASH, splitmix64, fmix64, ranks_within
+from dedup.fingerprint import MAX_HASH, fmix64, passage_anchors, ranks_within, splitmix64, tokenise_batch
 
-__all__ = ["optimal_bands", "LSHBanding", "merge_pairs", "pairs_in_runs"]
+__all__ = ["optimal_bands", "LSHBanding", "SharedPassages", "merge_pairs", "pairs_in_runs"]
 
 _U64 = np.uint64
 
@@ -119,6 +117,8 @@ class LSHBanding:
         self.capped_docs = 0
         self.empty_docs = 0
 
+    compact_pairs = 1 << 22  # pairs held (64 MB) before the first deduplication
+
     def band_keys(self, signatures: np.ndarray) -> np.ndarray:
         """(n, bands) uint64: each band's rows folded into one key (multiply-xor, then fmix64)."""
         signatures = np.asarray(signatures)
@@ -132,17 +132,25 @@ class LSHBanding:
             keys ^= keys >> _U64(29)
         return fmix64(keys)
 
-    def candidate_pairs(self, signatures: np.ndarray) -> np.ndarray:
-        """(m, 2) int64 doc index pairs, i < j, unique, sorted, sharing a bucket in some band."""
+    def candidate_pairs(self, signatures: np.ndarray, keep: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        """(m, 2) int64 doc index pairs, i < j, unique, sorted, sharing a bucket in some band.
+
+        `keep(pairs) -> bool mask`, if given, filters each band's pairs as they are found (the
+        scan's Jaccard-estimate floor), so memory holds the kept pairs, not every raw collision;
+        the pairs held are deduplicated whenever they double, since a close pair recurs in
+        many bands. The result is the same as filtering the full union afterwards.
+        """
         signatures = np.asarray(signatures)
         n = len(signatures)
         self.capped_buckets = self.capped_docs = 0
-        live = np.flatnonzero(~np.all(signatures == MAX_HASH, axis=1)) if n else np.zeros(0, np.int64)
+        empty = np.uint16(0xFFFF) if signatures.dtype == np.uint16 else MAX_HASH  # uint16: compact signatures
+        live = np.flatnonzero(~np.all(signatures == empty, axis=1)) if n else np.zeros(0, np.int64)
         self.empty_docs = n - len(live)
         if len(live) < 2:
             return np.zeros((0, 2), dtype=np.int64)
         keys = self.band_keys(signatures[live])
-        found = []
+        found: list[np.ndarray] = []
+        held, compacted = 0, 0
         for band in range(self.bands):
             order = np.argsort(keys[:, band], kind="stable")  # stable: doc order inside a bucket
             sorted_keys = keys[order, band]
@@ -151,63 +159,91 @@ class LSHBanding:
             shared = sizes >= 2
             small = shared & (sizes <= self.max_bucket)
             members = live[order]
-            found.append(pairs_in_runs(members, starts[small], sizes[small]))
+            band_pairs = [pairs_in_runs(members, starts[small], sizes[small])]
             big = shared & ~small
             if big.any():
                 self.capped_buckets += int(big.sum())
                 self.capped_docs += int(sizes[big].sum())
                 # Neighbour chain inside each capped bucket: positions start .. start+size-2.
                 left = np.repeat(starts[big], sizes[big] - 1) + ranks_within(sizes[big] - 1)
-                found.append(np.stack([members[left], members[left + 1]], axis=1))
+                band_pairs.append(np.stack([members[left], members[left + 1]], axis=1))
+            pairs = np.concatenate(band_pairs)
+            if keep is not None and len(pairs):
+                pairs = pairs[keep(pairs)]
+            found.append(pairs)
+            held += len(pairs)
+            if held > 2 * max(compacted, self.compact_pairs):
+                found = [_unique_pairs(np.concatenate(found), n)]
+                held = compacted = len(found[0])
         return _unique_pairs(np.concatenate(found), n)
 
 
-_NON_WORD = re.compile(r"[^0-9a-z]+")
-
-
-class SharedSentences:
-    """Candidate pairs from sentences the two documents share word for word.
+class SharedPassages:
+    """Candidate pairs from passages the two documents share word for word.
 
     MinHash Jaccard sees a pasted passage as a small overlap of two large sets, so a story
     that pastes three paragraphs of wire copy into a long article, or an excerpt cut from a
-    long source, can fall below any sensible LSH threshold. Two documents that share
-    `min_shared` whole sentences (of `min_words` words or more, compared lower-cased with
-    punctuation folded) are proposed regardless of their length. Grouping is by sorting
-    sentence hashes; a sentence in more than `max_bucket` documents is boilerplate or a
-    stock phrase and proposes nothing.
+    long source, can fall below any sensible LSH threshold. Each document is reduced to its
+    winnowed word 8-gram hashes (`fingerprint.passage_anchors`, computed in the fingerprint
+    pass), and two documents sharing `min_shared` of them are proposed whatever their length.
+    Anchors ignore sentence and paragraph breaks, so a paste whose line breaks were lost or
+    changed (a table re-flowed into one paragraph) is found as well as one kept intact.
+    Grouping is by sorting (hash, doc) keys; an anchor in more than `max_bucket` documents
+    is boilerplate or a stock phrase and proposes nothing.
     """
 
-    def __init__(self, min_shared: int = 2, min_words: int = 8, max_bucket: int = 50) -> None:
+    part_anchors = 1 << 24  # anchors grouped at once: ~0.5 GB of sort temporaries
+
+    def __init__(self, min_shared: int = 2, max_bucket: int = 50) -> None:
+        # min_shared=2: one common 8-gram is a stock phrase as often as a paste; winnowing
+        # guarantees two anchors for a shared run of 23 words (a short paragraph).
         self.min_shared = min_shared
-        self.min_words = min_words
         self.max_bucket = max_bucket
 
-    def sentence_hashes(self, sentences_per_doc: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """(hash, doc) of every long-enough sentence, one entry per distinct sentence of a doc."""
-        hashes: list[int] = []
-        owners: list[int] = []
-        for doc, sentences in enumerate(sentences_per_doc):
-            for sentence in sentences:
-                key = _NON_WORD.sub(" ", sentence.lower()).strip()
-                if key.count(" ") + 1 >= self.min_words:
-                    hashes.append(xxhash.xxh3_64_intdigest(key.encode("utf-8")))
-                    owners.append(doc)
-        table = np.unique(np.array([hashes, owners], dtype=np.uint64).reshape(2, -1).T, axis=0)
-        return table[:, 0], table[:, 1].astype(np.int64)
-
-    def candidate_pairs(self, sentences_per_doc: Sequence[Sequence[str]]) -> np.ndarray:
-        """(m, 2) document pairs sharing at least `min_shared` sentences, i < j, sorted."""
-        hashes, owners = self.sentence_hashes(sentences_per_doc)
-        if len(hashes) == 0:
+    def _bucket_pairs(self, anchors: np.ndarray, owners: np.ndarray) -> np.ndarray:
+        """All (i, j), i < j, of documents sharing an anchor held by at most `max_bucket`
+        documents, once per shared anchor."""
+        keys = np.sort((anchors.astype(np.uint64) << _U64(32)) | owners)  # by hash, then doc
+        if len(keys) == 0:
             return np.zeros((0, 2), dtype=np.int64)
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]  # an anchor counts once per doc
+        hashes = keys >> _U64(32)
         starts = np.flatnonzero(np.concatenate(([True], hashes[1:] != hashes[:-1])))
-        sizes = np.diff(np.append(starts, len(hashes)))
+        del hashes
+        sizes = np.diff(np.append(starts, len(keys)))
         keep = (sizes >= 2) & (sizes <= self.max_bucket)
-        pairs = pairs_in_runs(owners, starts[keep], sizes[keep])
+        docs = (keys & _U64(0xFFFFFFFF)).astype(np.int64)
+        return pairs_in_runs(docs, starts[keep], sizes[keep])  # i < j: docs ascend within a run
+
+    def anchors(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(anchor hashes, offsets) of texts, as the scan's fingerprint pass computes them."""
+        token_hashes, token_offsets, _, _, _ = tokenise_batch(texts)
+        return passage_anchors(token_hashes, token_offsets)
+
+    def candidate_pairs(self, anchors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """(m, 2) document pairs sharing at least `min_shared` anchors, i < j, sorted.
+
+        `anchors`/`offsets`: CSR, each document's anchor hashes (uint32, repeats allowed).
+        """
+        offsets = np.asarray(offsets, dtype=np.int64)
+        anchors = np.asarray(anchors, dtype=np.uint32)
+        n = len(offsets) - 1
+        owners = np.repeat(np.arange(n, dtype=np.uint32), np.diff(offsets))
+        # Anchors are grouped part by part (by their top hash bits, so an anchor's documents all
+        # fall in one part): the sort's temporaries stay near `part_anchors` keys however large
+        # the corpus is.
+        bits = max(0, int(np.ceil(np.log2(max(len(anchors), 1) / self.part_anchors))))
+        if bits == 0:
+            found = [self._bucket_pairs(anchors, owners)]
+        else:
+            top = anchors >> np.uint32(32 - bits)
+            found = [self._bucket_pairs(anchors[top == part], owners[top == part]) for part in range(1 << bits)]
+        del owners
+        pairs = np.concatenate(found)
         if len(pairs) == 0:
             return np.zeros((0, 2), dtype=np.int64)
-        pairs = np.sort(pairs, axis=1)
-        n = int(pairs.max()) + 1
-        keys, counts = np.unique(_pair_keys(pairs, n), return_counts=True)
-        keys = keys[counts >= self.min_shared]
-        return np.stack([keys // n, keys % n], axis=1)
+        pair_keys = np.sort(_pair_keys(pairs, n))
+        run_starts = np.flatnonzero(np.concatenate(([True], pair_keys[1:] != pair_keys[:-1])))
+        counts = np.diff(np.append(run_starts, len(pair_keys)))
+        pair_keys = pair_keys[run_starts[counts >= self.min_shared]]
+        return np.stack([pair_keys // n, pair_keys % n], axis=1)

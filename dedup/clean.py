@@ -25,11 +25,12 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import xxhash
 
-__all__ = ["clean_text", "clean_with_offsets", "Cleaner", "line_key"]
+__all__ = ["clean_text", "clean_with_offsets", "Cleaner", "Prepared", "line_key", "prepare"]
 
 # --------------------------------------------------------------------------- characters
 
@@ -49,7 +50,10 @@ _CHAR_MAP = str.maketrans(
 )
 _MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u201e\u2020-\u2022\u2026\u20ac\u2122]")
 _CRLF = re.compile(r"\r\n?")
-_INNER_SPACES = re.compile(r"(?<=\S) {2,}")  # leading indentation is kept: it marks paragraphs
+# Two or more spaces after a non-space (leading indentation is kept: it marks paragraphs).
+# Written to start with a literal space, which the regex engine scans for ~4x faster than
+# the equivalent r"(?<=\S) {2,}".
+_INNER_SPACES = re.compile(r" (?<=\S )  *")
 
 
 def _fix_mojibake(text: str) -> str:
@@ -168,7 +172,6 @@ _INTRODUCER = re.compile(
     r"|recommended.*|you\ (?:might|may)\ also\ like.*|more\ on\ this\ story)$",
     re.X,
 )
-_EDGE_JUNK = re.compile(r"^[\W_]+|[\W_]+$")
 _HAS_WORD = re.compile(r"[^\W_]")
 # A figure: digits not glued to letters ("27", "1.19", "16th"), unlike a name such as "i24NEWS".
 _NUMBER_TOKEN = re.compile(r"(?<![^\W\d_])\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|s)?(?![^\W_])")
@@ -178,7 +181,17 @@ _WORD = re.compile(r"[^\W\d_][\w'-]*")
 
 
 def _strip_edges(line: str) -> str:
-    return _EDGE_JUNK.sub("", line)
+    """`line` without the characters that are not `str.isalnum` at either end.
+
+    Walks in from both ends: the regex it replaces (non-word characters anchored at the
+    end) retried at every position of a long line and was the slowest step of cleaning.
+    """
+    start, end = 0, len(line)
+    while start < end and not line[start].isalnum():
+        start += 1
+    while end > start and not line[end - 1].isalnum():
+        end -= 1
+    return line[start:end]
 
 
 def _is_widget(line: str) -> bool:
@@ -234,12 +247,17 @@ class _KeyTable(dict):
 _KEY_TABLE = _KeyTable()
 
 
+_ASCII_NON_ALNUM = bytes(c for c in range(128) if not chr(c).isalnum())
+
+
 def line_key(line: str) -> str:
     """Comparison key of a line: lower-case letters and digits only.
 
     "Kim Jong Un" and "Kim Jong-un" captions compare equal; so do "- Advertisement -" and
-    "Advertisement".
+    "Advertisement". An ASCII line takes a bytes fast path (same result, ~5x faster).
     """
+    if line.isascii():
+        return line.encode("ascii").translate(None, _ASCII_NON_ALNUM).lower().decode("ascii")
     return line.translate(_KEY_TABLE)
 
 
@@ -560,6 +578,44 @@ def _line_hashes(paragraphs: Sequence[list[str]], sources: Sequence[str], min_ch
     return np.array(hashes, dtype=np.uint64), offsets
 
 
+@dataclass(slots=True)
+class Prepared:
+    """Documents cleaned one by one, with what `Cleaner` needs to learn and drop recurring lines.
+
+    `texts` are the per-document cleaned texts (paragraphs joined by a blank line, which no
+    paragraph contains, so `split("\n\n")` gives the paragraphs back); `line_hashes` and
+    `line_offsets` are `_line_hashes` of them; `doc_keys` hash each whole document (copies
+    count once). Computed per chunk in worker processes; only these cross back.
+    """
+
+    texts: list[str]
+    line_hashes: np.ndarray
+    line_offsets: np.ndarray
+    doc_keys: np.ndarray
+
+    @staticmethod
+    def join(parts: Sequence["Prepared"]) -> "Prepared":
+        counts = np.concatenate([np.diff(p.line_offsets) for p in parts]) if parts else np.zeros(0, np.int64)
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        return Prepared(
+            [t for p in parts for t in p.texts],
+            np.concatenate([p.line_hashes for p in parts]) if parts else np.zeros(0, np.uint64),
+            offsets,
+            np.concatenate([p.doc_keys for p in parts]) if parts else np.zeros(0, np.uint64),
+        )
+
+
+def prepare(texts: Sequence[str], sources: Sequence[str], min_chars: int) -> Prepared:
+    """Clean each text alone and hash its lines (the per-document, parallel part of `Cleaner`)."""
+    paragraphs = [_clean_paragraphs(t) for t in texts]
+    hashes, offsets = _line_hashes(paragraphs, sources, min_chars)
+    joined = ["\n\n".join(p) for p in paragraphs]
+    doc_keys = np.fromiter((xxhash.xxh3_64_intdigest(t.replace("\n\n", "\n").encode("utf-8", "surrogatepass"))
+                            for t in joined), dtype=np.uint64, count=len(joined))
+    return Prepared(joined, hashes, offsets, doc_keys)
+
+
 class Cleaner:
     """Per-document cleaning plus lines that recur across a source's documents.
 
@@ -607,17 +663,17 @@ class Cleaner:
             raise ValueError(f"{len(labels)} sources given for {n} texts")
         return labels
 
-    def _fit_paragraphs(self, paragraphs: list[list[str]], sources: list[str]) -> Cleaner:
+    def _fit_prepared(self, prepared: Prepared, sources: list[str]) -> Cleaner:
         source_ids = {s: i for i, s in enumerate(dict.fromkeys(sources))}
         doc_source = np.fromiter((source_ids[s] for s in sources), dtype=np.int64, count=len(sources))
         docs_per_source = np.bincount(doc_source, minlength=len(source_ids))
-        hashes, offsets = _line_hashes(paragraphs, sources, self.min_chars)
-        doc_of_line = np.repeat(np.arange(len(paragraphs)), np.diff(offsets))
+        hashes, offsets = prepared.line_hashes, prepared.line_offsets
+        n_docs = len(offsets) - 1
+        doc_of_line = np.repeat(np.arange(n_docs), np.diff(offsets))
         # Identical documents (exact copies, a source text quoted in many pairs) count once:
         # their shared lines are the copied story, not page furniture.
-        doc_keys = np.array([xxhash.xxh3_64_intdigest("\n".join(p).encode("utf-8")) for p in paragraphs], dtype=np.uint64)
-        _, first_copy = np.unique(doc_keys, return_index=True)
-        is_first_copy = np.zeros(len(paragraphs), dtype=bool)
+        _, first_copy = np.unique(prepared.doc_keys, return_index=True)
+        is_first_copy = np.zeros(n_docs, dtype=bool)
         is_first_copy[first_copy] = True
         counted = (hashes != 0) & is_first_copy[doc_of_line]
         hashes, doc_of_line = hashes[counted], doc_of_line[counted]
@@ -631,44 +687,62 @@ class Cleaner:
         # The source is part of the hash, so each distinct hash has one source.
         share = counts / np.maximum(docs_per_source[doc_source[doc_of_line[first]]], 1)
         flagged = (counts >= self.min_docs) & (share > self.max_doc_share)
-        self.n_docs_ = len(paragraphs)
+        self.n_docs_ = n_docs
         self.boilerplate_lines_ = uniq[flagged]
         self.boilerplate_counts_ = counts[flagged]
         return self
 
-    def fit(self, texts: Iterable[str], sources: Iterable[str | None] | None = None) -> Cleaner:
-        """Learn the lines that recur across documents of one source."""
-        paragraphs = [_clean_paragraphs(t) for t in texts]
-        return self._fit_paragraphs(paragraphs, self._sources(len(paragraphs), sources))
+    def _prepare(self, texts: Iterable[str], sources: Iterable[str | None] | None, jobs: int) -> tuple[Prepared, list[str]]:
+        """Per-document cleaning and line hashes, in chunks on `jobs` worker processes."""
+        texts = texts if isinstance(texts, (list, tuple)) else list(texts)
+        labels = self._sources(len(texts), sources)
+        chunk = 500
+        tasks = [(texts[k:k + chunk], labels[k:k + chunk], self.min_chars) for k in range(0, len(texts), chunk)]
+        if jobs > 1 and len(tasks) > 1:
+            from dedup.workers import worker_pool
 
-    def _filter(self, paragraphs: list[list[str]], sources: list[str]) -> list[str]:
+            parts = list(worker_pool(jobs).map(prepare, *zip(*tasks)))
+        else:
+            parts = [prepare(*task) for task in tasks]
+        return Prepared.join(parts), labels
+
+    def fit_prepared(self, prepared: Prepared, sources: Sequence[str | None] | None = None) -> Cleaner:
+        """`fit` on documents already cleaned one by one (`prepare`), e.g. in worker processes."""
+        return self._fit_prepared(prepared, self._sources(len(prepared.texts), sources))
+
+    def transform_prepared(self, prepared: Prepared) -> list[str]:
+        """Drop the learnt boilerplate lines from prepared documents (only documents that hold one change)."""
         table = getattr(self, "boilerplate_lines_", None)
         if table is None:
             raise RuntimeError("Cleaner is not fitted: call fit() or fit_transform() first")
-        if not table.size:
-            return ["\n\n".join(paras) for paras in paragraphs]
-        hashes, offsets = _line_hashes(paragraphs, sources, self.min_chars)
-        boilerplate = np.isin(hashes, table)
-        hits_per_doc = np.add.reduceat(boilerplate, offsets[:-1]) if hashes.size else np.zeros(len(paragraphs))
-        out = []
-        for i, paras in enumerate(paragraphs):
-            if paras and hits_per_doc[i]:
-                flags = boilerplate[offsets[i] : offsets[i + 1]]
-                paras = _join_paragraphs([p for p, hit in zip(paras, flags) if not hit])
-            out.append("\n\n".join(paras))
+        out = list(prepared.texts)
+        if not table.size or not prepared.line_hashes.size:
+            return out
+        boilerplate = np.isin(prepared.line_hashes, table)
+        offsets = prepared.line_offsets
+        doc_of_line = np.repeat(np.arange(len(out)), np.diff(offsets))
+        for i in np.unique(doc_of_line[boilerplate]).tolist():
+            flags = boilerplate[offsets[i]:offsets[i + 1]]
+            paras = out[i].split("\n\n")
+            out[i] = "\n\n".join(_join_paragraphs([p for p, hit in zip(paras, flags) if not hit]))
         return out
 
-    def transform(self, texts: Iterable[str], sources: Iterable[str | None] | None = None) -> list[str]:
-        """Clean each text and drop the boilerplate lines learnt for its source."""
-        paragraphs = [_clean_paragraphs(t) for t in texts]
-        return self._filter(paragraphs, self._sources(len(paragraphs), sources))
+    def fit(self, texts: Iterable[str], sources: Iterable[str | None] | None = None, jobs: int = 1) -> Cleaner:
+        """Learn the lines that recur across documents of one source."""
+        prepared, labels = self._prepare(texts, sources, jobs)
+        return self._fit_prepared(prepared, labels)
 
-    def fit_transform(self, texts: Iterable[str], sources: Iterable[str | None] | None = None) -> list[str]:
-        """`fit` then `transform`, cleaning each text once."""
-        paragraphs = [_clean_paragraphs(t) for t in texts]
-        labels = self._sources(len(paragraphs), sources)
-        self._fit_paragraphs(paragraphs, labels)
-        return self._filter(paragraphs, labels)
+    def transform(self, texts: Iterable[str], sources: Iterable[str | None] | None = None, jobs: int = 1) -> list[str]:
+        """Clean each text and drop the boilerplate lines learnt for its source."""
+        prepared, _ = self._prepare(texts, sources, jobs)
+        return self.transform_prepared(prepared)
+
+    def fit_transform(self, texts: Iterable[str], sources: Iterable[str | None] | None = None, jobs: int = 1) -> list[str]:
+        """`fit` then `transform`, cleaning each text once; `jobs` > 1 cleans chunks in worker
+        processes (the output is the same whatever `jobs` is)."""
+        prepared, labels = self._prepare(texts, sources, jobs)
+        self._fit_prepared(prepared, labels)
+        return self.transform_prepared(prepared)
 
     def removed_lines(self, texts: Iterable[str], sources: Iterable[str | None] | None = None) -> list[str]:
         """Distinct cleaned lines of `texts` that the fitted model treats as boilerplate (for reports)."""

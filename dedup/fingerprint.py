@@ -28,15 +28,15 @@ is pre-mixed with the 32-bit MurmurHash3 finalizer, then permuted as a*h+b mod 2
 """
 from __future__ import annotations
 
-import atexit
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
 from typing import Sequence
 
 import numpy as np
 import Stemmer
 import xxhash
+
+from dedup.workers import worker_pool
 
 __all__ = [
     "CHANNELS",
@@ -228,12 +228,19 @@ def _word_mask(data: np.ndarray, join_numbers: bool) -> np.ndarray:
             mask[two + step] = False
         for step in range(3):
             mask[three + step] = False
-    if join_numbers and len(data) > 2:
-        # "11,000" and "3.5" stay one token: a separator between two digits is a word byte.
-        sep = np.flatnonzero((data[1:-1] == ord(",")) | (data[1:-1] == ord("."))) + 1
-        if len(sep):
-            sep = sep[is_digit[sep - 1] & is_digit[sep + 1]]
-            mask[sep] = True
+    return _join_numbers(data, mask) if join_numbers else mask
+
+
+def _join_numbers(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`mask` with "," and "." between two digits made word bytes ("11,000" and "3.5" stay one token)."""
+    if len(data) <= 2:
+        return mask
+    sep = np.flatnonzero((data[1:-1] == ord(",")) | (data[1:-1] == ord("."))) + 1
+    if len(sep):
+        is_digit = (data - np.uint8(ord("0"))) < 10
+        sep = sep[is_digit[sep - 1] & is_digit[sep + 1]]
+        mask = mask.copy()
+        mask[sep] = True
     return mask
 
 
@@ -267,14 +274,34 @@ def tokenise_batch(
     two docs). With `join_numbers`, "," and "." between two digits are word bytes.
     """
     data, doc_starts = _lowered_bytes(texts)
-    mask = _word_mask(data, join_numbers)
+    prefix, inv = _byte_prefix(data)
+    return _tokens(data, doc_starts, _word_mask(data, join_numbers), prefix, inv)
+
+
+def tokenise_batch_twice(texts: Sequence[str]) -> tuple[tuple, tuple]:
+    """`tokenise_batch(texts)` and `tokenise_batch(texts, join_numbers=True)`, sharing the
+    lowered bytes, the word mask and the byte prefix sums (most of the work)."""
+    data, doc_starts = _lowered_bytes(texts)
+    prefix, inv = _byte_prefix(data)
+    mask = _word_mask(data, False)
+    plain = _tokens(data, doc_starts, mask, prefix, inv)
+    return plain, _tokens(data, doc_starts, _join_numbers(data, mask), prefix, inv)
+
+
+def _byte_prefix(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(P, B^-j) with P[i] = sum_{j<i} data[j] * B^j mod 2^64: any span's hash in one gather."""
+    fwd, inv = _powers(len(data) + 1)
+    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
+    np.cumsum(data * fwd[: len(data)], out=prefix[1:])  # uint8 * uint64 -> uint64, wraps
+    return prefix, inv
+
+
+def _tokens(data: np.ndarray, doc_starts: np.ndarray, mask: np.ndarray, prefix: np.ndarray, inv: np.ndarray) -> tuple:
+    """Token hashes and offsets of the word runs of `mask` (see `tokenise_batch`)."""
     # Token edges alternate start, end, start, end... so one flatnonzero gives both.
     edges = np.flatnonzero(mask[1:] != mask[:-1]) + 1
     starts = edges[0::2]
     ends = edges[1::2]
-    fwd, inv = _powers(len(data) + 1)
-    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
-    np.cumsum(data * fwd[: len(data)], out=prefix[1:])  # uint8 * uint64 -> uint64, wraps
     token_hashes = (prefix[ends] - prefix[starts]) * inv[starts]
     fmix64(token_hashes)
     token_offsets = np.searchsorted(starts, doc_starts).astype(np.int64)
@@ -512,12 +539,13 @@ def _rewrite_vocabulary() -> _RewriteVocabulary:
     return _vocabulary
 
 
-def rewrite_features(texts: Sequence[str], bigrams: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def rewrite_features(texts: Sequence[str], bigrams: bool = False, tokens: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per doc, the set of stemmed content-word (and optionally content-word bigram) hashes.
 
-    -> (uint32 hashes, sorted and unique within each doc; offsets (n+1,) int64).
+    -> (uint32 hashes, sorted and unique within each doc; offsets (n+1,) int64). `tokens`:
+    `tokenise_batch(texts, join_numbers=True)` when the caller already has it.
     """
-    token_hashes, token_offsets, starts, ends, data = tokenise_batch(texts, join_numbers=True)
+    token_hashes, token_offsets, starts, ends, data = tokens or tokenise_batch(texts, join_numbers=True)
     n_docs = len(token_offsets) - 1
     features, keep = _rewrite_vocabulary().lookup(token_hashes, starts, ends, data)
     doc_of_token = np.repeat(np.arange(n_docs, dtype=np.uint64), np.diff(token_offsets))
@@ -535,6 +563,67 @@ def rewrite_features(texts: Sequence[str], bigrams: bool = False) -> tuple[np.nd
         unique = unique[np.concatenate(([True], unique[1:] != unique[:-1]))]
     offsets = np.searchsorted(unique >> _U64(32), np.arange(n_docs + 1, dtype=np.uint64)).astype(np.int64)
     return (unique & _U64(0xFFFFFFFF)).astype(np.uint32), offsets
+
+
+# ---------------------------------------------------------------------------------------
+# Passage anchors: winnowed word k-grams, for the shared-passage candidates
+# ---------------------------------------------------------------------------------------
+
+# A pasted passage is found by the word 8-grams it shares with its source. 8 words: the
+# shortest sentences a shared-sentence channel used to count; shorter n-grams recur as stock
+# phrases ("said in a statement on"). Winnowing keeps the minimum of every 8 consecutive
+# k-gram hashes (Schleimer et al. 2003), so a shared run of 8 + 8 - 1 = 15 words yields at
+# least one common anchor and a run of 2*8 + 8 - 1 = 23 words (a short paragraph) at least
+# two, wherever sentence or paragraph breaks fall; about 2/9 of the k-grams are kept.
+PASSAGE_WORDS = 8
+PASSAGE_WINDOW = 8
+
+
+def _sliding_min(values: np.ndarray, window: int) -> np.ndarray:
+    """out[i] = min(values[i : i + window]) for i <= len - window, by doubling (log2 passes)."""
+    out = values
+    span = 1
+    while span * 2 <= window:
+        out = np.minimum(out[:-span], out[span:]) if len(out) > span else out[:0]
+        span *= 2
+    if span < window:
+        rest = window - span
+        out = np.minimum(out[:-rest], out[rest:]) if len(out) > rest else out[:0]
+    return out
+
+
+def passage_anchors(
+    token_hashes: np.ndarray, token_offsets: np.ndarray, size: int = PASSAGE_WORDS, window: int = PASSAGE_WINDOW
+) -> tuple[np.ndarray, np.ndarray]:
+    """Winnowed `size`-word k-gram hashes of each doc -> (uint32 hashes in text order, offsets).
+
+    A doc of fewer than `size` tokens has none (a short text shares no passage); a doc of
+    fewer than `window` k-grams keeps its single minimum.
+    """
+    n_docs = len(token_offsets) - 1
+    n_tokens = np.diff(token_offsets)
+    hashes, offsets = kgram_hashes(token_hashes, token_offsets, size)
+    counts = np.where(n_tokens >= size, np.diff(offsets), 0)  # short docs' whole-doc shingle out
+    long_docs = np.flatnonzero(counts >= window)
+    per_doc = counts[long_docs] - window + 1
+    mins = _sliding_min(hashes, window)
+    picked = mins[np.repeat(offsets[long_docs], per_doc) + ranks_within(per_doc)]
+    picked_doc = np.repeat(long_docs, per_doc)
+    few = np.flatnonzero((counts > 0) & (counts < window))
+    if len(few):
+        gathered = hashes[np.repeat(offsets[few], counts[few]) + ranks_within(counts[few])]
+        few_mins = np.minimum.reduceat(gathered, np.cumsum(counts[few]) - counts[few])
+        order = np.argsort(np.concatenate([picked_doc, few]), kind="stable")  # two sorted runs: a linear merge
+        picked = np.concatenate([picked, few_mins])[order]
+        picked_doc = np.concatenate([picked_doc, few])[order]
+    # Winnowing repeats a minimum over consecutive windows: keep each run's first. A k-gram
+    # repeated further apart in a doc stays twice; SharedPassages drops (hash, doc) repeats
+    # in the sort it does anyway, so no per-batch sort is spent on it here.
+    fresh = np.ones(len(picked), dtype=bool)
+    fresh[1:] = (picked[1:] != picked[:-1]) | (picked_doc[1:] != picked_doc[:-1])
+    picked, picked_doc = picked[fresh], picked_doc[fresh]
+    doc_offsets = np.searchsorted(picked_doc, np.arange(n_docs + 1)).astype(np.int64)
+    return picked, doc_offsets
 
 
 # ---------------------------------------------------------------------------------------
@@ -617,7 +706,7 @@ class Fingerprinter:
         """
         batches = self._batches(texts)
         if self.jobs > 1 and len(batches) > 1:
-            parts = _pool(self.jobs).map(_pool_shingles, [(self._config(), texts[b]) for b in batches])
+            parts = worker_pool(self.jobs).map(_pool_shingles, [(self._config(), texts[b]) for b in batches])
             return _concat_csr(list(parts))
         return _concat_csr([self._batch_shingles(texts[b]) for b in batches])
 
@@ -632,28 +721,13 @@ class Fingerprinter:
         if not batches:
             return np.zeros((0, self.num_perm), dtype=np.uint32)
         if self.jobs > 1 and len(batches) > 1:
-            parts = _pool(self.jobs).map(_pool_transform, [(self._config(), texts[b]) for b in batches])
+            parts = worker_pool(self.jobs).map(_pool_transform, [(self._config(), texts[b]) for b in batches])
             return np.concatenate(list(parts))
         return np.concatenate([self._batch_transform(texts[b]) for b in batches])
 
 
-# Worker side: one pool per process, and one Fingerprinter per configuration in each worker.
-_pools: dict[int, ProcessPoolExecutor] = {}
+# Worker side: one Fingerprinter per configuration in each worker.
 _worker_fingerprinters: dict[tuple, Fingerprinter] = {}
-
-
-def _pool(jobs: int) -> ProcessPoolExecutor:
-    pool = _pools.get(jobs)
-    if pool is None:
-        pool = _pools[jobs] = ProcessPoolExecutor(max_workers=jobs)
-    return pool
-
-
-@atexit.register
-def _close_pools() -> None:
-    for pool in _pools.values():
-        pool.shutdown(wait=True, cancel_futures=True)
-    _pools.clear()
 
 
 def _worker_fingerprinter(config: tuple) -> Fingerprinter:
@@ -673,3 +747,63 @@ def _pool_shingles(task: tuple) -> tuple[np.ndarray, np.ndarray]:
 def _pool_transform(task: tuple) -> np.ndarray:
     config, texts = task
     return _worker_fingerprinter(config)._batch_transform(texts)
+
+
+# ---------------------------------------------------------------------------------------
+# The scan's fingerprint pass: both channels and the passage anchors, one task per batch
+# ---------------------------------------------------------------------------------------
+
+
+def _scan_batch(copy: Fingerprinter, rewrite: Fingerprinter, texts: Sequence[str]) -> tuple:
+    """(copy signatures, rewrite signatures, anchor hashes, anchor offsets) of one batch; the
+    channels share one pass over the bytes, and the copy channel's tokens serve the anchors."""
+    plain, joined = tokenise_batch_twice(texts)
+    token_hashes, token_offsets = plain[0], plain[1]
+    copy_sigs = copy.minhasher.signatures(*kgram_hashes(token_hashes, token_offsets, copy.shingle_size))
+    anchors, anchor_offsets = passage_anchors(token_hashes, token_offsets)
+    del plain
+    rewrite_sigs = rewrite.minhasher.signatures(*rewrite_features(texts, rewrite.rewrite_bigrams, tokens=joined))
+    return copy_sigs, rewrite_sigs, anchors, anchor_offsets
+
+
+def _compact_scan_batch(copy: Fingerprinter, rewrite: Fingerprinter, texts: Sequence[str]) -> tuple:
+    """`_scan_batch` with signatures cut to their low 16 bits (see `scan_fingerprints`)."""
+    copy_sigs, rewrite_sigs, anchors, anchor_offsets = _scan_batch(copy, rewrite, texts)
+    return copy_sigs.astype(np.uint16), rewrite_sigs.astype(np.uint16), anchors, anchor_offsets
+
+
+def _pool_scan_batch(task: tuple) -> tuple:
+    copy_config, rewrite_config, texts, compact = task
+    run = _compact_scan_batch if compact else _scan_batch
+    return run(_worker_fingerprinter(copy_config), _worker_fingerprinter(rewrite_config), texts)
+
+
+def scan_fingerprints(
+    texts: Sequence[str], copy: Fingerprinter, rewrite: Fingerprinter, jobs: int = 1, compact: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The scan's fingerprint pass over `texts`, in batches on `jobs` processes.
+
+    -> (copy signatures, rewrite signatures, passage anchor hashes, their (n+1,) offsets);
+    each document's output depends on that document alone, whatever `jobs` is.
+
+    `compact` keeps the low 16 bits of each signature slot (uint16; an empty doc's slots are
+    0xFFFF): half the memory, which at a million documents is 0.5 GB. Banding and Jaccard
+    estimates need only slot equality, and unequal slots agree on 16 bits with chance 2^-16,
+    which raises an estimate by at most 1.5e-5.
+    """
+    if copy.channel != "copy" or rewrite.channel != "rewrite":
+        raise ValueError("scan_fingerprints takes a copy and a rewrite Fingerprinter")
+    texts = texts if isinstance(texts, (list, tuple)) else list(texts)
+    batches = copy._batches(texts)
+    if not batches:
+        dtype = np.uint16 if compact else np.uint32
+        empty = np.zeros((0, copy.num_perm), dtype=dtype)
+        return empty, np.zeros((0, rewrite.num_perm), dtype=dtype), np.zeros(0, np.uint32), np.zeros(1, np.int64)
+    if jobs > 1 and len(batches) > 1:
+        tasks = [(copy._config(), rewrite._config(), texts[b], compact) for b in batches]
+        parts = list(worker_pool(jobs).map(_pool_scan_batch, tasks))
+    else:
+        run = _compact_scan_batch if compact else _scan_batch
+        parts = [run(copy, rewrite, texts[b]) for b in batches]
+    anchors, anchor_offsets = _concat_csr([(p[2], p[3]) for p in parts])
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), anchors, anchor_offsets

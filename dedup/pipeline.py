@@ -2,30 +2,35 @@
 
 `Scanner(config).scan(documents)` is the Python API behind `dedup scan`. Each stage is a
 module of its own; this one only wires them together, times them, and keeps what the
-reports need (cleaned texts and alignments of the pairs it returns).
+reports need (cleaned texts and alignments of the pairs it returns). Ingest and clean
+stream in chunks to worker processes; per document, only the cleaned text, compact
+signatures and passage anchors are held until candidates.
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+from collections import deque
 import resource
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from functools import partial
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from dedup.candidates import LSHBanding, SharedSentences, merge_pairs
-from dedup.clean import Cleaner
+from dedup.candidates import LSHBanding, SharedPassages, merge_pairs
+from dedup.clean import Cleaner, Prepared, prepare
 from dedup.document import Document, Skip
-from dedup.fingerprint import Fingerprinter, estimate_jaccard
-from dedup.relate import DERIVED, Relation, clusters, earliest, relate_pair
+from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
+from dedup.relate import DATELINE_CHARS, DERIVED, dateline_date, Relation, clusters, earliest, relate_pair
 from dedup.verify import Alignment, PairFeatures, Sentence, Verifier, split_sentences
+from dedup.workers import worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
 # Candidates below this whole-document TF-IDF cosine (mean of word and char cosines) are not
@@ -34,6 +39,10 @@ STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
 # derived pairs are >= 0.28 and MRPC paraphrases >= 0.36 at their 5th percentile. Webis-CPC
 # paraphrases reach down to 0.18 at the 5th percentile, hence the margin.
 DOC_COSINE_FLOOR = 0.15
+# Documents per clean task: small enough to stream, large enough that task overhead is noise.
+CLEAN_CHUNK = 500
+# LSH pairs whose Jaccard is estimated at once (two gathered uint16 signature rows each: 8 MB).
+ESTIMATE_CHUNK = 1 << 14
 # Sentences whose TF-IDF rows are held at once during verify (~3 KB each: about 1 GB).
 BLOCK_SENTENCES = 300_000
 
@@ -111,6 +120,10 @@ class StageStats:
 
 @dataclass(slots=True)
 class ScanResult:
+    """What a scan found. `docs` holds each document's metadata, its `text` cut to the dateline
+    head relate reads (or "" when the head has no dateline): the raw corpus is not kept.
+    `cleaned` holds the cleaned texts, which the diff view and reports read."""
+
     documents: int
     skipped: list[Skip]
     pairs: list[PairResult]
@@ -144,6 +157,26 @@ class ScanResult:
         return diff, text_a, text_b
 
 
+def _clean_chunk(texts: list[str], sources: list[str], min_chars: int) -> tuple[Prepared, list[str]]:
+    """Clean a chunk (worker side) and keep of each raw text only what relate reads later:
+    its head when that holds a dateline, else nothing."""
+    heads = []
+    for text in texts:
+        head = text[:DATELINE_CHARS]
+        heads.append(head if dateline_date(head) is not None else "")
+    return prepare(texts, sources, min_chars), heads
+
+
+def _estimate_at_least(pairs: np.ndarray, sigs: np.ndarray, floor: float) -> np.ndarray:
+    """Mask of pairs whose estimated Jaccard is >= floor, in chunks: two gathered signature
+    rows per pair would outgrow the signatures themselves."""
+    keep = np.zeros(len(pairs), dtype=bool)
+    for lo in range(0, len(pairs), ESTIMATE_CHUNK):
+        chunk = pairs[lo:lo + ESTIMATE_CHUNK]
+        keep[lo:lo + len(chunk)] = estimate_jaccard(sigs[chunk[:, 0]], sigs[chunk[:, 1]]) >= floor
+    return keep
+
+
 def _peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -169,23 +202,18 @@ class Scanner:
     def scan(self, documents: Iterable[Document], skipped: list[Skip] | None = None) -> ScanResult:
         """Run the whole pipeline on documents (an iterable is consumed once)."""
         cfg = self.config
-        with self._stage("ingest") as st:
-            docs = list(documents)
-            st.items = len(docs)
+        docs, texts = self._ingest_and_clean(documents)
         n = len(docs)
-        with self._stage("clean", n):
-            cleaner = Cleaner()
-            texts = cleaner.fit_transform([d.text for d in docs], [d.source for d in docs])
         with self._stage("fingerprint", n):
-            copy_sigs = Fingerprinter("copy", cfg.shingle_size, cfg.num_perm, cfg.seed, jobs=cfg.workers).transform(texts)
-            rewrite_sigs = Fingerprinter("rewrite", cfg.shingle_size, cfg.num_perm, cfg.seed, jobs=cfg.workers).transform(texts)
+            copy_sigs, rewrite_sigs, anchors, anchor_offsets = scan_fingerprints(
+                texts, Fingerprinter("copy", cfg.shingle_size, cfg.num_perm, cfg.seed),
+                Fingerprinter("rewrite", cfg.shingle_size, cfg.num_perm, cfg.seed), cfg.workers, compact=True)
         with self._stage("candidates", n) as st:
             pairs = self.candidate_pairs(copy_sigs, rewrite_sigs)
-            all_sentences = [split_sentences(t) for t in texts]
-            shared = SharedSentences().candidate_pairs([[s.text for s in doc] for doc in all_sentences])
-            pairs = merge_pairs(pairs, shared)
+            pairs = merge_pairs(pairs, SharedPassages().candidate_pairs(anchors, anchor_offsets))
+            del anchors, anchor_offsets, copy_sigs, rewrite_sigs  # verify needs none of them
             st.items = len(pairs)
-        results = self.verify_pairs(docs, texts, pairs, all_sentences)
+        results = self.verify_pairs(docs, texts, pairs)
         with self._stage("relate", len(results)):
             found_clusters = self._cluster(docs, results) if cfg.clusters else []
             if not cfg.related:
@@ -196,6 +224,70 @@ class Scanner:
             cleaned={d.id: t for d, t in zip(docs, texts)}, verifier=self.verifier_,
         )
 
+    def _ingest_and_clean(self, documents: Iterable[Document]) -> tuple[list[Document], list[str]]:
+        """Read and clean in one streaming pass: chunks of raw texts go to worker processes as
+        they are read, and each Document keeps only the head of its raw text (the dateline,
+        all that relate reads of it), so the raw corpus is never held whole. The boilerplate
+        lines are then learnt from the chunks' line hashes and dropped from the few documents
+        that hold one. Time spent reading is profiled as ingest, the rest as clean.
+        """
+        jobs = self.config.workers
+        cleaner = Cleaner()
+        docs: list[Document] = []
+        prepared_parts: list[Prepared] = []
+        pending: deque[tuple[Future, int]] = deque()  # (chunk result, its first doc), oldest first
+        chunk: list[Document] = []
+        read_seconds = 0.0
+        start = time.perf_counter()
+
+        def collect() -> None:
+            """Take the oldest chunk's result; its Documents drop their raw text."""
+            future, first = pending.popleft()
+            prepared, heads = future.result()
+            prepared_parts.append(prepared)
+            docs[first:first + len(heads)] = [replace(d, text=h) for d, h in zip(docs[first:first + len(heads)], heads)]
+
+        def flush() -> None:
+            task = ([d.text for d in chunk], ["" if d.source is None else str(d.source) for d in chunk], cleaner.min_chars)
+            if jobs > 1:
+                future = worker_pool(jobs).submit(_clean_chunk, *task)
+            else:
+                future = Future()
+                future.set_result(_clean_chunk(*task))
+            pending.append((future, len(docs)))
+            docs.extend(chunk)
+            chunk.clear()
+            while len(pending) > 2 * jobs - 1:  # bound the raw text in flight
+                collect()
+
+        iterator = iter(documents)
+        while True:
+            tick = time.perf_counter()
+            doc = next(iterator, None)
+            read_seconds += time.perf_counter() - tick
+            if doc is None:
+                break
+            chunk.append(doc)
+            if len(chunk) == CLEAN_CHUNK:
+                flush()
+        if chunk:
+            flush()
+        while pending:
+            collect()
+        prepared = Prepared.join(prepared_parts)
+        del prepared_parts
+        sources = [d.source for d in docs]
+        cleaner.fit_prepared(prepared, sources)
+        texts = cleaner.transform_prepared(prepared)
+        del prepared
+        total = time.perf_counter() - start
+        for name, seconds in (("ingest", read_seconds), ("clean", total - read_seconds)):
+            stats = self.profile[name]
+            stats.seconds += seconds
+            stats.items = max(stats.items, len(docs))
+            stats.peak_rss_mb = max(stats.peak_rss_mb, _peak_rss_mb())
+        return docs, texts
+
     def candidate_pairs(self, copy_sigs: np.ndarray, rewrite_sigs: np.ndarray) -> np.ndarray:
         """Union of both channels' LSH candidates, less those whose estimated Jaccard is far
         below the channel threshold (LSH false positives; half the threshold is kept so that
@@ -203,11 +295,8 @@ class Scanner:
         cfg = self.config
         found = []
         for sigs, threshold in ((copy_sigs, cfg.threshold), (rewrite_sigs, cfg.rewrite_threshold)):
-            pairs = LSHBanding(threshold, cfg.num_perm, max_bucket=cfg.max_bucket).candidate_pairs(sigs)
-            if len(pairs):
-                estimate = estimate_jaccard(sigs[pairs[:, 0]], sigs[pairs[:, 1]])
-                pairs = pairs[np.asarray(estimate) >= threshold / 2]
-            found.append(pairs)
+            banding = LSHBanding(threshold, cfg.num_perm, max_bucket=cfg.max_bucket)
+            found.append(banding.candidate_pairs(sigs, partial(_estimate_at_least, sigs=sigs, floor=threshold / 2)))
         return merge_pairs(*found)
 
     def verify_pairs(self, docs: list[Document], texts: list[str], pairs: np.ndarray,

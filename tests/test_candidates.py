@@ -103,27 +103,98 @@ def test_bad_signatures_and_parameters() -> None:
         optimal_bands(1.5, 128)
 
 
-def test_shared_sentences_finds_pasted_passages_regardless_of_length():
-    from dedup.candidates import SharedSentences
+def test_shared_passages_find_pasted_passages_regardless_of_length():
+    from dedup.candidates import SharedPassages
 
-    pasted = ["The ministry said exports rose sharply in the third quarter of the year.",
-              "Officials expect the trend to continue well into the next financial year."]
-    long_story = [f"Unrelated sentence number {k} about a different matter entirely today." for k in range(40)]
-    docs = [
-        pasted + ["A closing line that only the source has, with eight words."],  # 0: source
-        long_story[:20] + pasted + long_story[20:],  # 1: pastes both sentences into a long story
-        pasted[:1] + ["Another story that shares only a single sentence with the source."],  # 2: one shared
-        ["Too short to count.", "Too short to count."],  # 3: short sentences are ignored
-        ["Too short to count.", "Too short to count."],  # 4
+    pasted = ("The ministry said exports rose sharply in the third quarter of the year. "
+              "Officials expect the trend to continue well into the next financial year.")
+    long_story = [f"Unrelated sentence number {k} about a {k}th different matter entirely today." for k in range(40)]
+    texts = [
+        pasted + " A closing line that only the source has, with eight words.",  # 0: source
+        " ".join(long_story[:20]) + "\n\n" + pasted + "\n\n" + " ".join(long_story[20:]),  # 1: pasted into a long story
+        "The ministry said exports rose sharply in the third quarter. Another story entirely.",  # 2: one short overlap
+        "Too short to count. Too short to count.",  # 3: fewer words than an anchor
+        "Too short to count. Too short to count.",  # 4
     ]
-    pairs = SharedSentences(min_shared=2, min_words=8).candidate_pairs(docs).tolist()
-    assert pairs == [[0, 1]]
+    finder = SharedPassages(min_shared=2)
+    assert finder.candidate_pairs(*finder.anchors(texts)).tolist() == [[0, 1]]
 
 
-def test_shared_sentences_ignores_boilerplate_sentences():
-    from dedup.candidates import SharedSentences
+def test_shared_passages_ignore_sentence_and_line_breaks():
+    """A passage re-flowed on paste (line breaks lost, a table joined into one paragraph) is found."""
+    from dedup.candidates import SharedPassages
 
-    footer = ["Copyright the publisher, all rights reserved, do not redistribute this.",
-              "Sign up for our newsletter to get the latest stories every morning."]
-    docs = [[f"Story {k} opens with its own distinct first sentence of words."] + footer for k in range(60)]
-    assert len(SharedSentences(max_bucket=50).candidate_pairs(docs)) == 0
+    rows = ["Shr loss 13 cts vs loss one ct", "Net loss 18,600,000 vs profit 3,300,000",
+            "Revs 394.0 mln vs 351.0 mln", "Shr loss 21 cts vs loss 16 cts", "Net loss 23,300,000 vs profit 3,900,000"]
+    host = "A host story about something else with words of its own, written for another outlet. " * 3
+    texts = ["\n\n".join(rows), host + " ".join(rows) + " " + host.replace("host", "guest")]
+    finder = SharedPassages()
+    assert finder.candidate_pairs(*finder.anchors(texts)).tolist() == [[0, 1]]
+
+
+def test_shared_passages_ignore_boilerplate():
+    from dedup.candidates import SharedPassages
+
+    footer = ("Copyright the publisher, all rights reserved, do not redistribute this. "
+              "Sign up for our newsletter to get the latest stories every morning.")
+    texts = [f"Story {k} opens with its own distinct first sentence of words. " + footer for k in range(60)]
+    finder = SharedPassages(max_bucket=50)
+    assert len(finder.candidate_pairs(*finder.anchors(texts))) == 0
+    assert len(SharedPassages(max_bucket=100).candidate_pairs(*finder.anchors(texts))) == 60 * 59 // 2
+
+
+def test_passage_anchors_are_winnowed_kgrams():
+    """Anchors are a subset of each doc's 8-gram hashes, and any 15 shared words give one."""
+    from dedup.fingerprint import kgram_hashes, passage_anchors, tokenise_batch
+
+    rng = np.random.default_rng(3)
+    words = [f"w{k}" for k in range(500)]
+    texts = [" ".join(rng.choice(words, size=n)) for n in (3, 9, 12, 40, 200)]
+    shared = " ".join(rng.choice(words, size=15))
+    texts += [texts[4] + " " + shared, shared + " " + texts[3]]
+    token_hashes, token_offsets, *_ = tokenise_batch(texts)
+    anchors, offsets = passage_anchors(token_hashes, token_offsets)
+    grams, gram_offsets = kgram_hashes(token_hashes, token_offsets, 8)
+    assert offsets[1] == 0  # 3 words: no anchor
+    for d in range(1, len(texts)):
+        mine = anchors[offsets[d]:offsets[d + 1]]
+        assert len(mine) >= 1 and set(mine) <= set(grams[gram_offsets[d]:gram_offsets[d + 1]])
+        assert np.all(mine[1:] != mine[:-1])  # a winnowed minimum is kept once per run
+    assert set(anchors[offsets[5]:offsets[6]]) & set(anchors[offsets[6]:offsets[7]])
+
+
+def test_shared_passages_grouped_in_parts_give_the_same_pairs():
+    from dedup.candidates import SharedPassages
+
+    rng = np.random.default_rng(5)
+    words = [f"w{k}" for k in range(300)]
+    passages = [" ".join(rng.choice(words, size=30)) for _ in range(20)]
+    texts = [" ".join([passages[k % 20], " ".join(rng.choice(words, size=60)), passages[(3 * k) % 20]])
+             for k in range(80)]
+    whole = SharedPassages()
+    anchors, offsets = whole.anchors(texts)
+    parted = SharedPassages()
+    parted.part_anchors = 64  # many parts
+    expected = whole.candidate_pairs(anchors, offsets)
+    assert len(expected) > 0
+    assert np.array_equal(parted.candidate_pairs(anchors, offsets), expected)
+
+
+def test_band_filter_and_compaction_equal_filtering_the_union():
+    """`keep` applied per band, with the held pairs deduplicated along the way, gives the
+    union's pairs filtered afterwards."""
+    rng = np.random.default_rng(11)
+    base = rng.integers(0, 2**32, size=(40, 128), dtype=np.uint64).astype(np.uint32)
+    sigs = np.repeat(base, 5, axis=0)
+    noise = rng.random(sigs.shape) < 0.5
+    sigs[noise] = rng.integers(0, 2**32, size=int(noise.sum()), dtype=np.uint64).astype(np.uint32)
+
+    def keep(pairs):
+        return (pairs[:, 0] + pairs[:, 1]) % 3 != 0
+
+    banding = LSHBanding(0.3, 128)
+    union = banding.candidate_pairs(sigs)
+    assert len(union) > 50
+    expected = union[keep(union)]
+    banding.compact_pairs = 4  # deduplicate after nearly every band
+    assert np.array_equal(banding.candidate_pairs(sigs, keep), expected)

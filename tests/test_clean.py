@@ -314,3 +314,15 @@ def test_offsets_skip_markup_and_removed_lines() -> None:
     assert_offsets_point_at_words(raw, cleaned, offsets)
     assert raw[offsets[cleaned.index("The end")]:].startswith("The end.")
     assert clean_with_offsets("")[1].size == 0
+
+
+def test_cleaner_output_is_the_same_on_worker_processes():
+    """Chunks cleaned in workers, then one fit on their line hashes: same as one process."""
+    footer = "Reporting by the wire desk; editing by the night shift."
+    texts = [f"Story {k} says the council met on day {k} to vote.\n\nThe vote passed by {k % 7} votes.\n\n{footer}"
+             for k in range(1200)]
+    sources = ["wire" if k % 3 else "paper" for k in range(1200)]
+    serial = Cleaner().fit_transform(texts, sources, jobs=1)
+    assert Cleaner().fit_transform(texts, sources, jobs=2) == serial
+    assert all(footer not in text for text in serial)
+    assert serial[1].startswith("Story 1 says")

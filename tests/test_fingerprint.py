@@ -213,3 +213,24 @@ def test_bad_parameters() -> None:
         Fingerprinter(shingle_size=0)
     with pytest.raises(ValueError):
         MinHasher(num_perm=0)
+
+
+def test_scan_fingerprints_match_each_channel_alone() -> None:
+    """The scan's one-pass fingerprints (shared tokenisation, any jobs, compact or not) equal each
+    channel's own signatures, and its anchors equal the passage channel's."""
+    from dedup.candidates import SharedPassages
+    from dedup.fingerprint import scan_fingerprints
+
+    texts = [f"Doc {k}: the 11,000 troops and 3.5 billion dollars, said officials on day {k}. " * (k % 5 + 1)
+             for k in range(300)] + ["", "one", "Émile Zola wrote “J’accuse…!” in 1898"]
+    copy = Fingerprinter("copy", num_perm=64, batch_bytes=4000)
+    rewrite = Fingerprinter("rewrite", num_perm=64, batch_bytes=4000)
+    copy_sigs, rewrite_sigs, anchors, offsets = scan_fingerprints(texts, copy, rewrite, jobs=1)
+    assert np.array_equal(copy_sigs, copy.transform(texts))
+    assert np.array_equal(rewrite_sigs, rewrite.transform(texts))
+    expected_anchors, expected_offsets = SharedPassages().anchors(texts)
+    assert np.array_equal(offsets, expected_offsets) and np.array_equal(anchors, expected_anchors)
+    compact = scan_fingerprints(texts, copy, rewrite, jobs=2, compact=True)
+    assert np.array_equal(compact[0], copy_sigs.astype(np.uint16))
+    assert np.array_equal(compact[1], rewrite_sigs.astype(np.uint16))
+    assert np.array_equal(compact[2], anchors)

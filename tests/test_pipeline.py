@@ -58,3 +58,23 @@ def _candidate_pairs(docs):
 
     n = len(docs)
     return np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=np.int64)
+
+
+def test_streamed_clean_keeps_only_datelines_and_is_the_same_for_any_jobs(monkeypatch):
+    """Chunks cleaned as they are read (several chunks here): input Documents untouched, the
+    result's Documents hold at most the dateline head, and direction still reads datelines."""
+    from dedup.relate import DATELINE_CHARS
+
+    monkeypatch.setattr(pipeline, "CLEAN_CHUNK", 3)
+    docs = _corpus()
+    base = docs[0].text
+    docs += [Document("dated-early", "Seoul, March 3, 2025\n\n" + base),
+             Document("dated-late", "Seoul, March 9, 2025\n\n" + base.replace("11,000", "12,000"))]
+    texts = [d.text for d in docs]
+    results = [pipeline.Scanner(pipeline.ScanConfig(jobs=jobs, related=True)).scan(docs) for jobs in (1, 2)]
+    assert _summary(results[0]) == _summary(results[1])
+    assert [d.text for d in docs] == texts
+    assert all(len(d.text) <= DATELINE_CHARS for d in results[0].docs.values())
+    assert results[0].docs["dated-early"].text.startswith("Seoul, March 3, 2025")
+    pair = next(p for p in results[0].pairs if {p.a, p.b} == {"dated-early", "dated-late"})
+    assert pair.source == "dated-early" and "dateline" in pair.direction_reason
