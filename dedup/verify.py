@@ -26,11 +26,12 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
 from dedup.fidelity import fidelity, fidelity_features, numbers
+from dedup.ngram_hash import ngram_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,27 +175,27 @@ class SentenceVectorizer:
         self.n_features = n_features
         self.max_fit_sentences = max_fit_sentences
         self.seed = seed
-        self._word = HashingVectorizer(
-            n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm=None,
-            token_pattern=r"(?u)\b\w+\b", dtype=np.float32,
-        )
-        self._char = HashingVectorizer(
-            n_features=n_features, analyzer="char_wb", ngram_range=(3, 5), alternate_sign=False,
-            norm=None, dtype=np.float32,
-        )
         self._word_idf = TfidfTransformer(sublinear_tf=True)
         self._char_idf = TfidfTransformer(sublinear_tf=True)
         self.fitted_ = False
 
     def counts(self, sentences: Sequence[str], jobs: int = 1) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """Hashed word and char n-gram counts (the costly, stateless part), on `jobs` processes."""
+        """Hashed word and char n-gram counts (the costly, stateless part), on `jobs` processes.
+
+        The same matrices as scikit-learn's HashingVectorizer (word 1-2-grams with the token
+        pattern `(?u)\\b\\w+\\b`; char_wb 3-5-grams), computed by `dedup.ngram_hash` in
+        chunks that bound the temporary arrays (about 300 n-grams a sentence).
+        """
         sentences = list(sentences) or [""]
-        chunk = 20_000
-        if jobs <= 1 or len(sentences) < 2 * chunk or "fork" not in mp.get_all_start_methods():
-            return self._word.transform(sentences), self._char.transform(sentences)
-        parts = [sentences[k:k + chunk] for k in range(0, len(sentences), chunk)]
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
-            done = list(pool.map(_hash_sentences, [(self._word, self._char, part) for part in parts]))
+        parts = [sentences[k:k + HASH_CHUNK] for k in range(0, len(sentences), HASH_CHUNK)]
+        jobs_args = [(part, self.n_features) for part in parts]
+        if jobs <= 1 or len(parts) < 4 or "fork" not in mp.get_all_start_methods():
+            done = [_hash_sentences(job) for job in jobs_args]
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+                done = list(pool.map(_hash_sentences, jobs_args))
+        if len(done) == 1:
+            return done[0]
         return sp.vstack([w for w, _ in done], format="csr"), sp.vstack([c for _, c in done], format="csr")
 
     def fit_counts(self, word: sp.csr_matrix, char: sp.csr_matrix) -> "SentenceVectorizer":
@@ -241,7 +242,7 @@ class SentenceVectorizer:
     def word_weight(self, token: str) -> float:
         """IDF of one word (ranks diff changes, weighs unmatched words); cached.
 
-        The column is the HashingVectorizer's own (murmurhash3 of the token, seed 0), so no
+        The column is the hashed counts' own (murmurhash3 of the token, seed 0), so no
         vectorizer call is made per word. A token the word pattern would split ("11,000")
         takes the weight of its longest part.
         """
@@ -257,9 +258,13 @@ class SentenceVectorizer:
         return weight
 
 
-def _hash_sentences(job: tuple) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    word, char, sentences = job
-    return word.transform(sentences), char.transform(sentences)
+# Sentences hashed at once: ~300 n-grams each, ~40 bytes of temporaries per n-gram (~240 MB).
+HASH_CHUNK = 20_000
+
+
+def _hash_sentences(job: tuple[list[str], int]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    sentences, n_features = job
+    return ngram_counts(sentences, n_features)
 
 
 # --------------------------------------------------------------------------- alignment
