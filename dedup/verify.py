@@ -30,6 +30,7 @@ from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
+from dedup.fingerprint import ranks_within
 from dedup.fidelity import fidelity, fidelity_features, numbers
 from dedup.ngram_hash import ngram_counts
 
@@ -348,19 +349,43 @@ class Verifier:
         The batch path of a scan: every sentence of the corpus is vectorised once, and a pair
         reads its two row ranges straight from the CSR arrays (no per-pair sparse objects).
         """
+        if not sa or not sb:
+            return Alignment(sa, sb)
+        da, db = dense_pair(ma, rows_a, mb, rows_b)
+        return self.align_similarities(sa, sb, (da @ db.T).astype(np.float64), _adjacent_dots(da), _adjacent_dots(db))
+
+    def align_similarities(
+        self, sa: list[Sentence], sb: list[Sentence], sim: np.ndarray, adjacent_a: np.ndarray, adjacent_b: np.ndarray,
+    ) -> Alignment:
+        """Align two sentence lists given their similarity matrix and each side's dot products
+        of neighbouring sentences (`adjacent_*[k]` = row k . row k+1, for 1-2 / 2-1 merges)."""
         alignment = Alignment(sa, sb)
         if not sa or not sb:
             return alignment
-        da, db = dense_pair(ma, rows_a, mb, rows_b)
-        sim = (da @ db.T).astype(np.float64)
         anchors = monotone_anchors(sim, self.anchor_similarity)
         links = [Link((i,), (j,), float(sim[i, j]), "anchor") for i, j in anchors]
         links = self._fill_gaps(sim, links)
-        links = self._merge(sim, _adjacent_dots(da), _adjacent_dots(db), links)
+        links = self._merge(sim, adjacent_a, adjacent_b, links)
         links = self._reordered(sim, links)
         links.sort(key=lambda l: (l.a[0], l.b[0]))
         alignment.links = links
         return alignment
+
+    def link_floor(self) -> float:
+        """Lowest best-match similarity a sentence can have and still end up in a link.
+
+        A 1-1 link needs more than `gap_similarity`. A sentence k merged into a link (i, j)
+        of similarity s >= gap_similarity needs (s + sim[k, j]) / sqrt(2 + 2 adj) >= s +
+        merge_gain with adj >= 0 (TF-IDF rows are non-negative), so sim[k, j] >=
+        (sqrt(2) - 1) s + sqrt(2) merge_gain.
+        """
+        merged = (np.sqrt(2) - 1) * self.gap_similarity + np.sqrt(2) * self.merge_gain
+        return float(min(self.gap_similarity, self.reorder_similarity, self.anchor_similarity, merged)) - 1e-6
+
+    def verbatim_floor(self) -> float:
+        """Lowest best-match similarity of a link's first sentence when the link is near-verbatim:
+        a merge adds a neighbour below 2 * gap_similarity, so (s + 2 gap) / sqrt(2) >= VERBATIM."""
+        return float(VERBATIM_SIMILARITY * np.sqrt(2) - 2 * self.gap_similarity) - 1e-6
 
     def _fill_gaps(self, sim: np.ndarray, links: list[Link]) -> list[Link]:
         """Between consecutive anchors, align the leftover sentences 1-1 at a lower threshold."""
@@ -447,6 +472,51 @@ def dense_pair(
     da[np.repeat(np.arange(a1 - a0), np.diff(ma.indptr[a0:a1 + 1])), np.searchsorted(cols, cols_a)] = ma.data[ia0:ia1]
     db[np.repeat(np.arange(b1 - b0), np.diff(mb.indptr[b0:b1 + 1])), np.searchsorted(cols, cols_b)] = mb.data[ib0:ib1]
     return da, db
+
+
+def adjacent_dots(matrix: sp.csr_matrix) -> np.ndarray:
+    """Dot product of every row of `matrix` with the next row (one sparse op for a whole block);
+    a document's neighbour dots are its slice, last one set to 0 (see `_adjacent_dots`)."""
+    if matrix.shape[0] < 2:
+        return np.zeros(matrix.shape[0])
+    return np.append(np.asarray(matrix[:-1].multiply(matrix[1:]).sum(axis=1), dtype=np.float64).ravel(), 0.0)
+
+
+class GroupSimilarities:
+    """Sentence similarity matrices of one document against several partners, in one product.
+
+    Compacting to the columns of the first document is enough (other columns add nothing to
+    a dot product with it), so a group needs one `np.unique` instead of one union per pair.
+    A reusable column-slot table replaces per-pair `searchsorted`.
+    """
+
+    def __init__(self, matrix: sp.csr_matrix) -> None:
+        self.matrix = matrix
+        self._slot = np.full(matrix.shape[1], -1, dtype=np.int64)
+
+    def __call__(self, rows_a: tuple[int, int], rows_b: list[tuple[int, int]]) -> list[np.ndarray]:
+        m = self.matrix
+        a0, a1 = rows_a
+        cols_a = m.indices[m.indptr[a0]:m.indptr[a1]]
+        columns = np.unique(cols_a)
+        self._slot[columns] = np.arange(len(columns))
+        try:
+            da = np.zeros((a1 - a0, len(columns)), dtype=np.float32)
+            da[np.repeat(np.arange(a1 - a0), np.diff(m.indptr[a0:a1 + 1])), self._slot[cols_a]] = \
+                m.data[m.indptr[a0]:m.indptr[a1]]
+            sizes = np.array([b1 - b0 for b0, b1 in rows_b], dtype=np.int64)
+            row_ids = np.concatenate([np.arange(b0, b1) for b0, b1 in rows_b]) if len(rows_b) else np.zeros(0, np.int64)
+            lengths = m.indptr[row_ids + 1] - m.indptr[row_ids]
+            entries = np.repeat(m.indptr[row_ids], lengths) + ranks_within(lengths)
+            slots = self._slot[m.indices[entries]]
+            keep = slots >= 0
+            db = np.zeros((len(row_ids), len(columns)), dtype=np.float32)
+            db[np.repeat(np.arange(len(row_ids)), lengths)[keep], slots[keep]] = m.data[entries[keep]]
+            sim = (da @ db.T).astype(np.float64)
+        finally:
+            self._slot[columns] = -1
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        return [sim[:, bounds[k]:bounds[k + 1]] for k in range(len(rows_b))]
 
 
 def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
