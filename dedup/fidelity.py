@@ -64,21 +64,38 @@ def _stem(word: str) -> str:
 
 def numbers(text: str) -> set[str]:
     """Numbers as written, separators removed ("11,000" -> "11000")."""
-    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+    return set(figures(text))
+
+
+@lru_cache(maxsize=100_000)
+def figures(text: str) -> frozenset[str]:
+    """`numbers`, cached: a scan reads the same sentence's figures in every pair it is linked in."""
+    return frozenset(n.replace(",", "") for n in _NUMBER.findall(text))
 
 
 def capitalised(text: str) -> set[str]:
     """Capitalised words that are not sentence-initial: a cheap proxy for named entities."""
-    return {m.group(0).lower() for m in _CAPITALISED.finditer(text)}
+    return set(_capitalised(text))
+
+
+@lru_cache(maxsize=100_000)
+def _capitalised(text: str) -> frozenset[str]:
+    return frozenset(m.group(0).lower() for m in _CAPITALISED.finditer(text))
+
+
+@lru_cache(maxsize=50_000)
+def _words(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(tokens, content words, their stems) of a text, cached: a sentence of a scan is scored
+    in every link of every pair it belongs to."""
+    all_tokens = tuple(tokens(text))
+    content = tuple(w for w in all_tokens if w not in STOPWORDS)
+    return all_tokens, content, tuple(_stem_words(list(content)))
 
 
 def fidelity_features(a: str, b: str, similarity: float, weight: Callable[[str], float]) -> np.ndarray:
     """The FEATURE_NAMES vector of one sentence pair (or merged sentences)."""
-    ta, tb = tokens(a), tokens(b)
-    ca = [w for w in ta if w not in STOPWORDS]
-    cb = [w for w in tb if w not in STOPWORDS]
-    sa = [_stem(w) for w in ca]
-    sb = [_stem(w) for w in cb]
+    ta, ca, sa = _words(a)
+    tb, cb, sb = _words(b)
     set_a, set_b = set(sa), set(sb)
     shared = len(set_a & set_b)
     overlap_a = shared / max(1, len(set_a))
@@ -86,12 +103,12 @@ def fidelity_features(a: str, b: str, similarity: float, weight: Callable[[str],
     unmatched_a = sum(weight(w) for w, s in zip(ca, sa) if s not in set_b) / max(1e-9, sum(weight(w) for w in ca) or 1.0)
     unmatched_b = sum(weight(w) for w, s in zip(cb, sb) if s not in set_a) / max(1e-9, sum(weight(w) for w in cb) or 1.0)
     extra = 0
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes():
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes() if ta != tb else ():
         if op != "equal":
             extra = max(extra, abs((i2 - i1) - (j2 - j1)))
     longer = max(len(ta), len(tb), 1)
-    numbers_differ = float(numbers(a) != numbers(b))
-    entities_differ = float(min(3, len(capitalised(a) ^ capitalised(b))))
+    numbers_differ = float(figures(a) != figures(b))
+    entities_differ = float(min(3, len(_capitalised(a) ^ _capitalised(b))))
     return np.array(
         [
             similarity,

@@ -31,7 +31,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
 from dedup.fingerprint import ranks_within
-from dedup.fidelity import fidelity, fidelity_features, numbers
+from dedup.fidelity import figures, fidelity, fidelity_features
 from dedup.ngram_hash import ngram_counts
 
 
@@ -589,8 +589,8 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
 
     figure_links = figure_mismatches = 0
     for link in links:
-        figures_a = numbers(" ".join(sa[i].text for i in link.a))
-        figures_b = numbers(" ".join(sb[j].text for j in link.b))
+        figures_a = figures(" ".join(sa[i].text for i in link.a))
+        figures_b = figures(" ".join(sb[j].text for j in link.b))
         if figures_a or figures_b:
             figure_links += 1
             figure_mismatches += figures_a != figures_b
