@@ -100,8 +100,9 @@ def fidelity_features(a: str, b: str, similarity: float, weight: Callable[[str],
     shared = len(set_a & set_b)
     overlap_a = shared / max(1, len(set_a))
     overlap_b = shared / max(1, len(set_b))
-    unmatched_a = sum(weight(w) for w, s in zip(ca, sa) if s not in set_b) / max(1e-9, sum(weight(w) for w in ca) or 1.0)
-    unmatched_b = sum(weight(w) for w, s in zip(cb, sb) if s not in set_a) / max(1e-9, sum(weight(w) for w in cb) or 1.0)
+    weight_a, weight_b = [weight(w) for w in ca], [weight(w) for w in cb]
+    unmatched_a = sum(x for x, s in zip(weight_a, sa) if s not in set_b) / max(1e-9, sum(weight_a) or 1.0)
+    unmatched_b = sum(x for x, s in zip(weight_b, sb) if s not in set_a) / max(1e-9, sum(weight_b) or 1.0)
     extra = 0
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes() if ta != tb else ():
         if op != "equal":

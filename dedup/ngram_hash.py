@@ -106,6 +106,54 @@ def _windows(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(starts, counts) + ranks_within(counts)
 
 
+def _encode(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(code points, UTF-8 bytes + 4 zero bytes, byte offset of each code point or None if ASCII)."""
+    if text.isascii():
+        points = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        return points, np.concatenate([points, np.zeros(4, dtype=np.uint8)]), None
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    width = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
+    byte_at = np.zeros(len(points) + 1, dtype=np.int64)
+    np.cumsum(width, out=byte_at[1:])
+    return points, np.concatenate([data, np.zeros(4, dtype=np.uint8)]), byte_at
+
+
+def _spans(byte_at: np.ndarray | None, char_starts: np.ndarray, char_ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Byte (start, length) of character spans."""
+    if byte_at is None:
+        return char_starts, char_ends - char_starts
+    begin = byte_at[char_starts]
+    return begin, byte_at[char_ends] - begin
+
+
+def _to_matrix(rows: np.ndarray, hashes: np.ndarray, n_rows: int, n_features: int) -> sp.csr_matrix:
+    """Counts of hashed features per row, as HashingVectorizer maps a signed hash to a column."""
+    wide = hashes.astype(np.int64)
+    cols = np.where(wide == _INT_MIN, (2**31 - 1 - (n_features - 1)) % n_features, np.abs(wide) % n_features)
+    matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_rows, n_features))
+    matrix.sum_duplicates()
+    return matrix
+
+
+def _char_wb_counts(words: list[str], n_features: int) -> sp.csr_matrix:
+    """char_wb 3-5-gram counts of each (distinct) word: row k is the word words[k]."""
+    points, buffer, byte_at = _encode(" " + " ".join(words) + " ")
+    # The padded word " w " spans characters [s - 1, e]; its n-grams are its windows.
+    starts, ends = _runs(points != ord(" "))
+    padded = ends - starts + 2
+    rows, begins, lengths = [], [], []
+    for n in (3, 4, 5):
+        has = padded >= n
+        count = padded[has] - n + 1
+        begin = _windows(starts[has] - 1, count)
+        rows.append(np.repeat(np.flatnonzero(has), count))
+        begins.append(begin)
+        lengths.append(begin + n)
+    begin, length = _spans(byte_at, np.concatenate(begins), np.concatenate(lengths))
+    return _to_matrix(np.concatenate(rows), murmurhash3_spans(buffer, begin, length), len(words), n_features)
+
+
 def ngram_counts(sentences: Sequence[str], n_features: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """(word 1-2-gram counts, char_wb 3-5-gram counts): float32 CSR, one row per sentence.
 
@@ -119,51 +167,25 @@ def ngram_counts(sentences: Sequence[str], n_features: int) -> tuple[sp.csr_matr
     lengths = np.fromiter(map(len, normal), dtype=np.int64, count=n_rows)
     row_starts = 1 + np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
     joined = " " + " ".join(normal) + " "
-    if joined.isascii():
-        points = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
-        data = points
-        byte_at = None
-    else:
-        points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        data = np.frombuffer(joined.encode("utf-8", "surrogatepass"), dtype=np.uint8)
-        width = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
-        byte_at = np.zeros(len(points) + 1, dtype=np.int64)
-        np.cumsum(width, out=byte_at[1:])
-    buffer = np.concatenate([data, np.zeros(4, dtype=np.uint8)])
+    points, buffer, byte_at = _encode(joined)
 
-    def spans(char_starts: np.ndarray, char_ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if byte_at is None:
-            return char_starts, char_ends - char_starts
-        begin = byte_at[char_starts]
-        return begin, byte_at[char_ends] - begin
-
-    def to_matrix(rows: np.ndarray, hashes: np.ndarray) -> sp.csr_matrix:
-        wide = hashes.astype(np.int64)
-        cols = np.where(wide == _INT_MIN, (2**31 - 1 - (n_features - 1)) % n_features, np.abs(wide) % n_features)
-        matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_rows, n_features))
-        matrix.sum_duplicates()
-        return matrix
-
-    # char_wb: the padded word " w " spans characters [s - 1, e]; its n-grams are its windows.
-    word_starts, word_ends = _runs(points != ord(" "))
+    # char_wb n-grams depend on the word alone: hash each distinct word's n-grams once
+    # (a batch has ~10x fewer distinct words than words), then count words per sentence.
+    word_starts, _ = _runs(points != ord(" "))
     word_rows = np.searchsorted(row_starts, word_starts, side="right") - 1
-    padded = word_ends - word_starts + 2
-    char_rows, char_begin, char_end = [], [], []
-    for n in (3, 4, 5):
-        has = padded >= n
-        count = padded[has] - n + 1
-        begin = _windows(word_starts[has] - 1, count)
-        char_rows.append(np.repeat(word_rows[has], count))
-        char_begin.append(begin)
-        char_end.append(begin + n)
-    begin, length = spans(np.concatenate(char_begin), np.concatenate(char_end))
-    char = to_matrix(np.concatenate(char_rows), murmurhash3_spans(buffer, begin, length))
+    words = joined.split()
+    distinct = {word: k for k, word in enumerate(dict.fromkeys(words))}
+    word_ids = np.fromiter(map(distinct.__getitem__, words), dtype=np.int64, count=len(words))
+    occurrences = sp.csr_matrix((np.ones(len(words), dtype=np.float32), (word_rows, word_ids)),
+                                shape=(n_rows, len(distinct)))
+    char = (occurrences @ _char_wb_counts(list(distinct), n_features)).tocsr()
+    char.sort_indices()
 
     # words: \w runs, each copied to a token buffer followed by one space, so that the
     # bigram "w1 w2" is a contiguous span of it.
     token_starts, token_ends = _runs(_word_chars(points))
     token_rows = np.searchsorted(row_starts, token_starts, side="right") - 1
-    begin, length = spans(token_starts, token_ends)
+    begin, length = _spans(byte_at, token_starts, token_ends)
     tokens = buffer[_windows(begin, length + 1)]
     at = np.zeros(len(length) + 1, dtype=np.int64)
     np.cumsum(length + 1, out=at[1:])
@@ -172,6 +194,6 @@ def ngram_counts(sentences: Sequence[str], n_features: int) -> tuple[sp.csr_matr
     pair = np.flatnonzero(token_rows[1:] == token_rows[:-1])
     rows = np.concatenate([token_rows, token_rows[pair]])
     starts = np.concatenate([at[:-1], at[pair]])
-    lengths_ = np.concatenate([length, length[pair] + 1 + length[pair + 1]])
-    word = to_matrix(rows, murmurhash3_spans(tokens, starts, lengths_))
+    span_lengths = np.concatenate([length, length[pair] + 1 + length[pair + 1]])
+    word = _to_matrix(rows, murmurhash3_spans(tokens, starts, span_lengths), n_rows, n_features)
     return word, char
