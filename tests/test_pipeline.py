@@ -58,3 +58,42 @@ def _candidate_pairs(docs):
 
     n = len(docs)
     return np.array([(i, j) for i in range(n) for j in range(i + 1, n)], dtype=np.int64)
+
+
+def test_pairs_skipped_without_related_are_the_ones_alignment_calls_related():
+    import numpy as np
+
+    from dedup.clean import Cleaner
+    from dedup.relate import relate_pair
+    from dedup.verify import GroupSimilarities, Verifier, dense_pair, split_sentences
+
+    docs = _corpus()
+    texts = Cleaner().fit_transform([d.text for d in docs])
+    sentences = [split_sentences(t) for t in texts]
+    verifier = Verifier()
+    matrix = verifier.vectorizer.fit_transform([s.text for doc in sentences for s in doc])
+    starts = np.cumsum([0] + [len(s) for s in sentences])
+    rows = {k: (int(starts[k]), int(starts[k + 1])) for k in range(len(docs))}
+    similarities = GroupSimilarities(matrix)
+    skipped = derived = 0
+    for i, j in _candidate_pairs(docs).tolist():
+        sim = similarities(rows[i], [rows[j]])[0]
+        da, db = dense_pair(matrix, rows[i], matrix, rows[j])
+        np.testing.assert_allclose(sim, da @ db.T, atol=1e-6)  # the grouped product is the per-pair one
+        alignment = verifier.align_rows(sentences[i], sentences[j], matrix, rows[i], matrix, rows[j])
+        relation = relate_pair(docs[i], docs[j], texts[i], texts[j], verifier.features(alignment)).relation
+        derived += relation != "related"
+        if pipeline._cannot_be_derived(verifier, sim, sentences[i], sentences[j], texts[i], texts[j]):
+            skipped += 1
+            assert relation == "related", (docs[i].id, docs[j].id)
+    assert skipped > 0 and derived > 0
+
+
+def test_scan_without_related_reports_the_derived_pairs_of_a_full_scan():
+    from dedup.relate import DERIVED
+
+    docs = _corpus()
+    full = pipeline.Scanner(pipeline.ScanConfig(jobs=1, related=True)).scan(docs)
+    derived_only = pipeline.Scanner(pipeline.ScanConfig(jobs=1)).scan(docs)
+    assert _summary(derived_only) == [s for s in _summary(full) if s[2] in DERIVED]
+    assert derived_only.pairs
