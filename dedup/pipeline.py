@@ -389,21 +389,20 @@ def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], 
                        text_a: str, text_b: str) -> bool:
     """True when the similarity matrix alone proves the alignment would label the pair `related`.
 
-    The derivation score is at most the better side's coverage (fidelity <= 1), and a sentence
-    can only be covered if its best match reaches `Verifier.link_floor`; a pasted passage needs
-    PASTE_RUN_LINKS links whose first sentences reach `Verifier.verbatim_floor`. Two single
-    sentences are judged on their link's fidelity, and `exact` on the text: never skipped.
+    The derivation score is at most the better side's coverage (fidelity <= 1), and only the
+    sentences `Verifier.linkable` allows can be covered; a pasted passage needs PASTE_RUN_LINKS
+    links whose first sentences reach `Verifier.verbatim_floor`. Two single sentences are judged
+    on their link's fidelity, and `exact` on the text: never skipped.
     """
     if len(sa) <= 1 and len(sb) <= 1 or not sa or not sb:
         return False
-    best_a, best_b = sim.max(axis=1), sim.max(axis=0)
-    floor = verifier.link_floor()
     bound = 0.0
-    for best, side in ((best_a, sa), (best_b, sb)):
+    for linkable, side in zip(verifier.linkable(sim), (sa, sb)):
         lengths = np.array([len(s.text) for s in side], dtype=np.float64)
-        bound = max(bound, float(lengths[best >= floor].sum() / max(1.0, lengths.sum())))
+        bound = max(bound, float(lengths[linkable].sum() / max(1.0, lengths.sum())))
     if bound >= DERIVED_SCORE:
         return False
+    best_a, best_b = sim.max(axis=1), sim.max(axis=0)
     verbatim = verifier.verbatim_floor()
     if min(int((best_a >= verbatim).sum()), int((best_b >= verbatim).sum())) >= PASTE_RUN_LINKS:
         return False

@@ -371,16 +371,28 @@ class Verifier:
         alignment.links = links
         return alignment
 
-    def link_floor(self) -> float:
-        """Lowest best-match similarity a sentence can have and still end up in a link.
+    def linkable(self, sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which sentences of A (rows) and of B (columns) could end up in some link: a superset,
+        read off the similarity matrix without aligning.
 
-        A 1-1 link needs more than `gap_similarity`. A sentence k merged into a link (i, j)
-        of similarity s >= gap_similarity needs (s + sim[k, j]) / sqrt(2 + 2 adj) >= s +
-        merge_gain with adj >= 0 (TF-IDF rows are non-negative), so sim[k, j] >=
-        (sqrt(2) - 1) s + sqrt(2) merge_gain.
+        A 1-1 link (anchor, gap or reorder) needs more than `gap_similarity`, the lowest of
+        the three thresholds. A sentence k merged into a link (i, j) is a neighbour of i (or
+        of j) and, since that link has s > gap_similarity and (s + sim[k, j]) / sqrt(2 + 2 adj)
+        >= s + merge_gain with adj >= 0 (TF-IDF rows are non-negative), it needs sim[k, j] >=
+        (sqrt(2) - 1) gap_similarity + sqrt(2) merge_gain. A small margin absorbs rounding.
         """
-        merged = (np.sqrt(2) - 1) * self.gap_similarity + np.sqrt(2) * self.merge_gain
-        return float(min(self.gap_similarity, self.reorder_similarity, self.anchor_similarity, merged)) - 1e-6
+        direct_floor = min(self.gap_similarity, self.anchor_similarity, self.reorder_similarity) - 1e-6
+        merge_floor = (np.sqrt(2) - 1) * self.gap_similarity + np.sqrt(2) * self.merge_gain - 1e-6
+        strong = sim > direct_floor
+        weak = sim >= merge_floor
+
+        def side(strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
+            beside = np.zeros_like(strong)
+            beside[1:] |= strong[:-1]
+            beside[:-1] |= strong[1:]
+            return strong.any(axis=1) | (beside & weak).any(axis=1)
+
+        return side(strong, weak), side(strong.T, weak.T)
 
     def verbatim_floor(self) -> float:
         """Lowest best-match similarity of a link's first sentence when the link is near-verbatim:
@@ -498,7 +510,9 @@ class GroupSimilarities:
         m = self.matrix
         a0, a1 = rows_a
         cols_a = m.indices[m.indptr[a0]:m.indptr[a1]]
-        columns = np.unique(cols_a)
+        # Distinct columns without a sort: after the scatter each column holds its last position.
+        self._slot[cols_a] = np.arange(len(cols_a))
+        columns = cols_a[self._slot[cols_a] == np.arange(len(cols_a))]
         self._slot[columns] = np.arange(len(columns))
         try:
             da = np.zeros((a1 - a0, len(columns)), dtype=np.float32)
@@ -522,26 +536,24 @@ class GroupSimilarities:
 def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     """Monotone 1-1 alignment maximising the summed gain (similarity - threshold) of its links.
 
-    Row-vectorised DP: D[i, j] = max(D[i-1, j], D[i, j-1], D[i-1, j-1] + gain[i, j]).
-    The D[i, j-1] term is a running maximum along the row, so each row is two numpy calls.
-    Only links with positive gain are kept.
+    DP: D[i, j] = max(D[i-1, j], D[i, j-1], D[i-1, j-1] + gain[i, j]); only links with
+    positive gain are kept. Most matrices of a scan are a few sentences square, where plain
+    Python floats beat numpy's per-call overhead; larger ones run row-vectorised. Both do the
+    same float operations in the same order, so they return the same links.
     """
     m, n = sim.shape
     if m == 0 or n == 0:
         return []
-    gain = sim - threshold
-    table = np.zeros((m + 1, n + 1), dtype=np.float64)
-    for i in range(1, m + 1):
-        prev = table[i - 1]
-        diag = prev[:-1] + np.where(gain[i - 1] > 0, gain[i - 1], -np.inf)
-        row = np.maximum(prev[1:], diag)
-        table[i, 1:] = np.maximum.accumulate(row)
+    if m * n <= SMALL_DP_CELLS:
+        table = _dp_table_small(sim - threshold)
+    else:
+        table = _dp_table(sim - threshold)
     pairs: list[tuple[int, int]] = []
     i, j = m, n
     while i > 0 and j > 0:
-        if table[i, j] == table[i - 1, j]:
+        if table[i][j] == table[i - 1][j]:
             i -= 1
-        elif table[i, j] == table[i, j - 1]:
+        elif table[i][j] == table[i][j - 1]:
             j -= 1
         else:
             pairs.append((i - 1, j - 1))
@@ -549,6 +561,44 @@ def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]
             j -= 1
     pairs.reverse()
     return pairs
+
+
+# Below this many cells the DP runs on Python floats (measured: 10x10 about 4x faster than
+# numpy row by row; the two meet near 40x40).
+SMALL_DP_CELLS = 1600
+
+
+def _dp_table(gain: np.ndarray) -> list:
+    """The DP table, row-vectorised: the D[i, j-1] term is a running maximum along the row."""
+    m, n = gain.shape
+    table = np.zeros((m + 1, n + 1), dtype=np.float64)
+    for i in range(1, m + 1):
+        prev = table[i - 1]
+        diag = prev[:-1] + np.where(gain[i - 1] > 0, gain[i - 1], -np.inf)
+        row = np.maximum(prev[1:], diag)
+        table[i, 1:] = np.maximum.accumulate(row)
+    return table.tolist()
+
+
+def _dp_table_small(gain: np.ndarray) -> list:
+    """`_dp_table` on Python floats (the same additions and maxima, so the same table)."""
+    n = gain.shape[1]
+    prev = [0.0] * (n + 1)
+    table = [prev]
+    neg_inf = float("-inf")
+    for gains in gain.tolist():
+        row = [0.0] * (n + 1)
+        run = neg_inf
+        for j in range(1, n + 1):
+            g = gains[j - 1]
+            diag = prev[j - 1] + g if g > 0 else neg_inf
+            best = prev[j] if prev[j] >= diag else diag
+            if best > run:
+                run = best
+            row[j] = run
+        table.append(row)
+        prev = row
+    return table
 
 
 # --------------------------------------------------------------------------- features
@@ -559,27 +609,32 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
     sa, sb, links = alignment.a_sentences, alignment.b_sentences, alignment.links
     if link_fidelity is None:
         link_fidelity = np.ones(len(links))
-    len_a = np.array([len(s.text) for s in sa], dtype=np.float64)
-    len_b = np.array([len(s.text) for s in sb], dtype=np.float64)
+    # Per-sentence bookkeeping on Python lists (numpy scalar indexing costs more than the
+    # arithmetic here); the sums below stay numpy's.
+    chars_list_a = [len(s.text) for s in sa]
+    chars_list_b = [len(s.text) for s in sb]
+    len_a = np.array(chars_list_a, dtype=np.float64)
+    len_b = np.array(chars_list_b, dtype=np.float64)
     chars_a, chars_b = float(len_a.sum()), float(len_b.sum())
-    cov_a = np.zeros(len(sa))
-    cov_b = np.zeros(len(sb))
-    fid_a = np.zeros(len(sa))
-    fid_b = np.zeros(len(sb))
-    for link, fid in zip(links, link_fidelity):
+    cov_list_a, fid_list_a = [0.0] * len(sa), [0.0] * len(sa)
+    cov_list_b, fid_list_b = [0.0] * len(sb), [0.0] * len(sb)
+    for link, fid in zip(links, np.asarray(link_fidelity, dtype=np.float64).tolist()):
         for i in link.a:
-            cov_a[i] = max(cov_a[i], link.similarity)
-            fid_a[i] = max(fid_a[i], fid)
+            cov_list_a[i] = max(cov_list_a[i], link.similarity)
+            fid_list_a[i] = max(fid_list_a[i], fid)
         for j in link.b:
-            cov_b[j] = max(cov_b[j], link.similarity)
-            fid_b[j] = max(fid_b[j], fid)
+            cov_list_b[j] = max(cov_list_b[j], link.similarity)
+            fid_list_b[j] = max(fid_list_b[j], fid)
+    cov_a, fid_a = np.array(cov_list_a, dtype=np.float64), np.array(fid_list_a, dtype=np.float64)
+    cov_b, fid_b = np.array(cov_list_b, dtype=np.float64), np.array(fid_list_b, dtype=np.float64)
     coverage_a = float(len_a[cov_a > 0].sum() / chars_a) if chars_a else 0.0
     coverage_b = float(len_b[cov_b > 0].sum() / chars_b) if chars_b else 0.0
     weighted_a = float((len_a * cov_a).sum() / chars_a) if chars_a else 0.0
     weighted_b = float((len_b * cov_b).sum() / chars_b) if chars_b else 0.0
 
     if links:
-        link_chars = np.array([sum(len_a[i] for i in l.a) + sum(len_b[j] for j in l.b) for l in links])
+        link_chars = np.array([sum(chars_list_a[i] for i in l.a) + sum(chars_list_b[j] for j in l.b) for l in links],
+                              dtype=np.float64)
         sims = np.array([l.similarity for l in links])
         mean_similarity = float((sims * link_chars).sum() / link_chars.sum())
         mean_fidelity = float((np.asarray(link_fidelity) * link_chars).sum() / link_chars.sum())
@@ -596,9 +651,9 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
             figure_mismatches += figures_a != figures_b
 
     ordered = sorted(links, key=lambda l: (l.a[0], l.b[0]))
-    best_run, best_chars, _ = _longest_run(ordered, len_a, len_b)
+    best_run, best_chars, _ = _longest_run(ordered, chars_list_a, chars_list_b)
     verbatim_run, verbatim_chars, (first, last) = _longest_run(
-        [l for l in ordered if l.similarity >= VERBATIM_SIMILARITY], len_a, len_b)
+        [l for l in ordered if l.similarity >= VERBATIM_SIMILARITY], chars_list_a, chars_list_b)
     at_edge = first is not None and (
         (first.a[0] == 0 and first.b[0] == 0) or (last.a[-1] == len(sa) - 1 and last.b[-1] == len(sb) - 1))
     shorter = min(chars_a, chars_b) or 1.0
@@ -638,7 +693,7 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
 
 
 def _longest_run(
-    ordered: list[Link], len_a: np.ndarray, len_b: np.ndarray
+    ordered: list[Link], len_a: Sequence[int], len_b: Sequence[int]
 ) -> tuple[int, float, tuple[Link | None, Link | None]]:
     """Longest run of links consecutive on both sides: (links, shorter side's characters, (first, last))."""
     run, best_run, run_chars, best_chars = 0, 0, 0.0, 0.0

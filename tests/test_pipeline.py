@@ -97,3 +97,17 @@ def test_scan_without_related_reports_the_derived_pairs_of_a_full_scan():
     derived_only = pipeline.Scanner(pipeline.ScanConfig(jobs=1)).scan(docs)
     assert _summary(derived_only) == [s for s in _summary(full) if s[2] in DERIVED]
     assert derived_only.pairs
+
+
+def test_small_and_vectorised_dp_give_the_same_table():
+    import numpy as np
+
+    from dedup.verify import _dp_table, _dp_table_small
+
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        m, n = rng.integers(1, 15, 2)
+        sim = rng.random((m, n))
+        if trial % 2:
+            sim = np.round(sim, 1)  # ties between equal similarities
+        assert _dp_table(sim - 0.3) == _dp_table_small(sim - 0.3)
