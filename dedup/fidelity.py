@@ -103,10 +103,7 @@ def fidelity_features(a: str, b: str, similarity: float, weight: Callable[[str],
     weight_a, weight_b = [weight(w) for w in ca], [weight(w) for w in cb]
     unmatched_a = sum(x for x, s in zip(weight_a, sa) if s not in set_b) / max(1e-9, sum(weight_a) or 1.0)
     unmatched_b = sum(x for x, s in zip(weight_b, sb) if s not in set_a) / max(1e-9, sum(weight_b) or 1.0)
-    extra = 0
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes() if ta != tb else ():
-        if op != "equal":
-            extra = max(extra, abs((i2 - i1) - (j2 - j1)))
+    extra = _longest_insertion(ta, tb)
     longer = max(len(ta), len(tb), 1)
     numbers_differ = float(figures(a) != figures(b))
     entities_differ = float(min(3, len(_capitalised(a) ^ _capitalised(b))))
@@ -124,6 +121,19 @@ def fidelity_features(a: str, b: str, similarity: float, weight: Callable[[str],
         ],
         dtype=np.float64,
     )
+
+
+@lru_cache(maxsize=100_000)
+def _longest_insertion(ta: tuple[str, ...], tb: tuple[str, ...]) -> int:
+    """Longest one-sided run of tokens in difflib's opcodes; cached, since template and
+    syndicated copy repeat the same sentence pairs across many document pairs."""
+    extra = 0
+    if ta == tb:
+        return extra
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes():
+        if op != "equal":
+            extra = max(extra, abs((i2 - i1) - (j2 - j1)))
+    return extra
 
 
 # Logistic weights over FEATURE_NAMES, fitted on ../shared/data/pairs/mrpc.train.jsonl

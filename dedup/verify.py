@@ -249,6 +249,9 @@ class SentenceVectorizer:
         """
         if not self.fitted_:
             return 1.0
+        weight = self._weights.get(token)  # callers mostly pass lower-cased tokens: skip .lower()
+        if weight is not None:
+            return weight
         key = token.lower()
         weight = self._weights.get(key)
         if weight is None:
