@@ -498,15 +498,17 @@ def adjacent_dots(matrix: sp.csr_matrix) -> np.ndarray:
 
 
 class GroupSimilarities:
-    """Sentence similarity matrices of one document against several partners, in one product.
+    """Sentence similarity matrices of one document against several partners, in few products.
 
     Compacting to the columns of the first document is enough (other columns add nothing to
-    a dot product with it), so a group needs one `np.unique` instead of one union per pair.
-    A reusable column-slot table replaces per-pair `searchsorted`.
+    a dot product with it), so a group needs one set of distinct columns instead of one
+    sorted union per pair, and a reusable column-slot table replaces per-pair `searchsorted`.
+    Partners are taken in batches whose dense rows stay under `max_cells` floats.
     """
 
-    def __init__(self, matrix: sp.csr_matrix) -> None:
+    def __init__(self, matrix: sp.csr_matrix, max_cells: int = 4_000_000) -> None:
         self.matrix = matrix
+        self.max_cells = max_cells
         self._slot = np.full(matrix.shape[1], -1, dtype=np.int64)
 
     def __call__(self, rows_a: tuple[int, int], rows_b: list[tuple[int, int]]) -> list[np.ndarray]:
@@ -521,17 +523,32 @@ class GroupSimilarities:
             da = np.zeros((a1 - a0, len(columns)), dtype=np.float32)
             da[np.repeat(np.arange(a1 - a0), np.diff(m.indptr[a0:a1 + 1])), self._slot[cols_a]] = \
                 m.data[m.indptr[a0]:m.indptr[a1]]
-            sizes = np.array([b1 - b0 for b0, b1 in rows_b], dtype=np.int64)
-            row_ids = np.concatenate([np.arange(b0, b1) for b0, b1 in rows_b]) if len(rows_b) else np.zeros(0, np.int64)
-            lengths = m.indptr[row_ids + 1] - m.indptr[row_ids]
-            entries = np.repeat(m.indptr[row_ids], lengths) + ranks_within(lengths)
-            slots = self._slot[m.indices[entries]]
-            keep = slots >= 0
-            db = np.zeros((len(row_ids), len(columns)), dtype=np.float32)
-            db[np.repeat(np.arange(len(row_ids)), lengths)[keep], slots[keep]] = m.data[entries[keep]]
-            sim = (da @ db.T).astype(np.float64)
+            out: list[np.ndarray] = []
+            budget = max(1, self.max_cells // max(1, len(columns)))
+            begin = 0
+            while begin < len(rows_b):
+                end, held = begin + 1, rows_b[begin][1] - rows_b[begin][0]
+                while end < len(rows_b) and held + rows_b[end][1] - rows_b[end][0] <= budget:
+                    held += rows_b[end][1] - rows_b[end][0]
+                    end += 1
+                out += self._against(da, rows_b[begin:end], len(columns))
+                begin = end
         finally:
             self._slot[columns] = -1
+        return out
+
+    def _against(self, da: np.ndarray, rows_b: list[tuple[int, int]], n_columns: int) -> list[np.ndarray]:
+        """Similarities of `da` (dense, compacted) to each partner's rows."""
+        m = self.matrix
+        sizes = np.array([b1 - b0 for b0, b1 in rows_b], dtype=np.int64)
+        row_ids = np.concatenate([np.arange(b0, b1) for b0, b1 in rows_b])
+        lengths = m.indptr[row_ids + 1] - m.indptr[row_ids]
+        entries = np.repeat(m.indptr[row_ids], lengths) + ranks_within(lengths)
+        slots = self._slot[m.indices[entries]]
+        keep = slots >= 0
+        db = np.zeros((len(row_ids), n_columns), dtype=np.float32)
+        db[np.repeat(np.arange(len(row_ids)), lengths)[keep], slots[keep]] = m.data[entries[keep]]
+        sim = (da @ db.T).astype(np.float64)
         bounds = np.concatenate([[0], np.cumsum(sizes)])
         return [sim[:, bounds[k]:bounds[k + 1]] for k in range(len(rows_b))]
 

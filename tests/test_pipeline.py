@@ -111,3 +111,20 @@ def test_small_and_vectorised_dp_give_the_same_table():
         if trial % 2:
             sim = np.round(sim, 1)  # ties between equal similarities
         assert _dp_table(sim - 0.3) == _dp_table_small(sim - 0.3)
+
+
+def test_group_similarities_in_small_batches_match_one_product():
+    import numpy as np
+
+    from dedup.verify import GroupSimilarities, Verifier, split_sentences
+
+    docs = _corpus()
+    sentences = [split_sentences(d.text) for d in docs]
+    matrix = Verifier().vectorizer.fit_transform([s.text for doc in sentences for s in doc])
+    starts = np.cumsum([0] + [len(s) for s in sentences])
+    rows = [(int(starts[k]), int(starts[k + 1])) for k in range(len(docs))]
+    whole = GroupSimilarities(matrix)(rows[0], rows[1:])
+    batched = GroupSimilarities(matrix, max_cells=1)(rows[0], rows[1:])  # one partner per product
+    assert [s.shape for s in batched] == [(rows[0][1] - rows[0][0], b1 - b0) for b0, b1 in rows[1:]]
+    for one, other in zip(whole, batched):
+        np.testing.assert_allclose(one, other, atol=1e-6)
