@@ -355,7 +355,7 @@ class Verifier:
         if not sa or not sb:
             return Alignment(sa, sb)
         da, db = dense_pair(ma, rows_a, mb, rows_b)
-        return self.align_similarities(sa, sb, (da @ db.T).astype(np.float64), _adjacent_dots(da), _adjacent_dots(db))
+        return self.align_similarities(sa, sb, exact_similarities(da, db), _adjacent_dots(da), _adjacent_dots(db))
 
     def align_similarities(
         self, sa: list[Sentence], sb: list[Sentence], sim: np.ndarray, adjacent_a: np.ndarray, adjacent_b: np.ndarray,
@@ -489,6 +489,19 @@ def dense_pair(
     return da, db
 
 
+def exact_similarities(da: np.ndarray, db: np.ndarray) -> np.ndarray:
+    """da @ db.T in float64, rounded to 1e-9: the same numbers whatever the product's shape.
+
+    The alignment breaks ties between equal similarities (a sentence repeated in a text, two
+    copies reordered) by exact comparison, so float32 rounding that depends on how the
+    product was blocked (BLAS threads, how many partners share a product) would pick
+    different, equally good links from run to run. Products of float32 values are exact in
+    float64 and the sums err by ~1e-16, far below the rounding.
+    """
+    sim = da.astype(np.float64) @ db.astype(np.float64).T
+    return np.round(sim, 9, out=sim)
+
+
 def adjacent_dots(matrix: sp.csr_matrix) -> np.ndarray:
     """Dot product of every row of `matrix` with the next row (one sparse op for a whole block);
     a document's neighbour dots are its slice, last one set to 0 (see `_adjacent_dots`)."""
@@ -548,7 +561,7 @@ class GroupSimilarities:
         keep = slots >= 0
         db = np.zeros((len(row_ids), n_columns), dtype=np.float32)
         db[np.repeat(np.arange(len(row_ids)), lengths)[keep], slots[keep]] = m.data[entries[keep]]
-        sim = (da @ db.T).astype(np.float64)
+        sim = exact_similarities(da, db)
         bounds = np.concatenate([[0], np.cumsum(sizes)])
         return [sim[:, bounds[k]:bounds[k + 1]] for k in range(len(rows_b))]
 
