@@ -490,16 +490,18 @@ def dense_pair(
 
 
 def exact_similarities(da: np.ndarray, db: np.ndarray) -> np.ndarray:
-    """da @ db.T in float64, rounded to 1e-9: the same numbers whatever the product's shape.
+    """da @ db.T in float64, rounded to 1e-6: the same numbers whatever the product's shape.
 
     The alignment breaks ties between equal similarities (a sentence repeated in a text, two
-    copies reordered) by exact comparison, so float32 rounding that depends on how the
-    product was blocked (BLAS threads, how many partners share a product) would pick
-    different, equally good links from run to run. Products of float32 values are exact in
-    float64 and the sums err by ~1e-16, far below the rounding.
+    copies reordered) by exact comparison. In float32 the rounding depends on how the
+    product was blocked (BLAS threads, how many partners share a product), and a copied
+    sentence's similarity to itself is 1 +- 1e-7 depending on its own normalisation, so the
+    tie would be broken by noise. Products of float32 values are exact in float64 and the
+    sums err by ~1e-16; rounding to 1e-6 (above float32 normalisation error, far below any
+    threshold's precision) makes equal sentences tie exactly.
     """
     sim = da.astype(np.float64) @ db.astype(np.float64).T
-    return np.round(sim, 9, out=sim)
+    return np.round(sim, 6, out=sim)
 
 
 def adjacent_dots(matrix: sp.csr_matrix) -> np.ndarray:
