@@ -64,34 +64,49 @@ def _stem(word: str) -> str:
 
 def numbers(text: str) -> set[str]:
     """Numbers as written, separators removed ("11,000" -> "11000")."""
-    return {n.replace(",", "") for n in _NUMBER.findall(text)}
+    return set(figures(text))
+
+
+@lru_cache(maxsize=100_000)
+def figures(text: str) -> frozenset[str]:
+    """`numbers`, cached: a scan reads the same sentence's figures in every pair it is linked in."""
+    return frozenset(n.replace(",", "") for n in _NUMBER.findall(text))
 
 
 def capitalised(text: str) -> set[str]:
     """Capitalised words that are not sentence-initial: a cheap proxy for named entities."""
-    return {m.group(0).lower() for m in _CAPITALISED.finditer(text)}
+    return set(_capitalised(text))
+
+
+@lru_cache(maxsize=100_000)
+def _capitalised(text: str) -> frozenset[str]:
+    return frozenset(m.group(0).lower() for m in _CAPITALISED.finditer(text))
+
+
+@lru_cache(maxsize=50_000)
+def _words(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """(tokens, content words, their stems) of a text, cached: a sentence of a scan is scored
+    in every link of every pair it belongs to."""
+    all_tokens = tuple(tokens(text))
+    content = tuple(w for w in all_tokens if w not in STOPWORDS)
+    return all_tokens, content, tuple(_stem_words(list(content)))
 
 
 def fidelity_features(a: str, b: str, similarity: float, weight: Callable[[str], float]) -> np.ndarray:
     """The FEATURE_NAMES vector of one sentence pair (or merged sentences)."""
-    ta, tb = tokens(a), tokens(b)
-    ca = [w for w in ta if w not in STOPWORDS]
-    cb = [w for w in tb if w not in STOPWORDS]
-    sa = [_stem(w) for w in ca]
-    sb = [_stem(w) for w in cb]
+    ta, ca, sa = _words(a)
+    tb, cb, sb = _words(b)
     set_a, set_b = set(sa), set(sb)
     shared = len(set_a & set_b)
     overlap_a = shared / max(1, len(set_a))
     overlap_b = shared / max(1, len(set_b))
-    unmatched_a = sum(weight(w) for w, s in zip(ca, sa) if s not in set_b) / max(1e-9, sum(weight(w) for w in ca) or 1.0)
-    unmatched_b = sum(weight(w) for w, s in zip(cb, sb) if s not in set_a) / max(1e-9, sum(weight(w) for w in cb) or 1.0)
-    extra = 0
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes():
-        if op != "equal":
-            extra = max(extra, abs((i2 - i1) - (j2 - j1)))
+    weight_a, weight_b = [weight(w) for w in ca], [weight(w) for w in cb]
+    unmatched_a = sum(x for x, s in zip(weight_a, sa) if s not in set_b) / max(1e-9, sum(weight_a) or 1.0)
+    unmatched_b = sum(x for x, s in zip(weight_b, sb) if s not in set_a) / max(1e-9, sum(weight_b) or 1.0)
+    extra = _longest_insertion(ta, tb)
     longer = max(len(ta), len(tb), 1)
-    numbers_differ = float(numbers(a) != numbers(b))
-    entities_differ = float(min(3, len(capitalised(a) ^ capitalised(b))))
+    numbers_differ = float(figures(a) != figures(b))
+    entities_differ = float(min(3, len(_capitalised(a) ^ _capitalised(b))))
     return np.array(
         [
             similarity,
@@ -106,6 +121,19 @@ def fidelity_features(a: str, b: str, similarity: float, weight: Callable[[str],
         ],
         dtype=np.float64,
     )
+
+
+@lru_cache(maxsize=100_000)
+def _longest_insertion(ta: tuple[str, ...], tb: tuple[str, ...]) -> int:
+    """Longest one-sided run of tokens in difflib's opcodes; cached, since template and
+    syndicated copy repeat the same sentence pairs across many document pairs."""
+    extra = 0
+    if ta == tb:
+        return extra
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, ta, tb, autojunk=False).get_opcodes():
+        if op != "equal":
+            extra = max(extra, abs((i2 - i1) - (j2 - j1)))
+    return extra
 
 
 # Logistic weights over FEATURE_NAMES, fitted on ../shared/data/pairs/mrpc.train.jsonl

@@ -23,13 +23,16 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
+from threadpoolctl import threadpool_limits
 
 from dedup.candidates import LSHBanding, SharedPassages, merge_pairs
 from dedup.clean import Cleaner, Prepared, prepare
 from dedup.document import Document, Skip
 from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
-from dedup.relate import DATELINE_CHARS, DERIVED, dateline_date, Relation, clusters, earliest, relate_pair
-from dedup.verify import Alignment, PairFeatures, Sentence, Verifier, split_sentences
+from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
+                          earliest, normalised, relate_pair)
+from dedup.verify import (Alignment, GroupSimilarities, PairFeatures, Sentence, Verifier, adjacent_dots,
+                          split_sentences)
 from dedup.workers import worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
@@ -324,7 +327,7 @@ class Scanner:
                 rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
                 block = self._prefilter(block, order, starts, matrix)
                 evidence += _verify_parallel(verifier, all_sentences, matrix, rows, block.tolist(),
-                                             self.config.workers, self._track)
+                                             self.config.workers, self._track, texts, not self.config.related)
                 del matrix
         results = []
         with self._stage("relate", len(pairs)):
@@ -433,32 +436,89 @@ _VERIFY_STATE: tuple | None = None
 
 
 def _verify_chunk(chunk: list[tuple[int, int]]) -> list[tuple[int, int, list, PairFeatures]]:
-    """Links and features of a chunk of pairs (links only: the parent holds the sentences)."""
-    verifier, sentences, matrix, rows = _VERIFY_STATE
+    """Links and features of a chunk of pairs (links only: the parent holds the sentences).
+
+    Pairs are sorted, so the pairs of one first document are consecutive: their similarity
+    matrices come from one product. With `skip_related`, a pair whose similarities prove it
+    cannot be derived (see `_cannot_be_derived`) is not aligned and not returned.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):  # a forked worker may not inherit the limit
+        return _verify_pairs(chunk, *_VERIFY_STATE)
+
+
+def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: list[list[Sentence]], matrix,
+                  rows: dict, adjacent: np.ndarray, texts: list[str] | None, skip_related: bool) -> list:
+    similarities = GroupSimilarities(matrix)
     out = []
-    for i, j in chunk:
-        (a0, a1), (b0, b1) = rows[i], rows[j]
-        alignment = verifier.align_rows(sentences[i], sentences[j], matrix, (a0, a1), matrix, (b0, b1))
-        out.append((i, j, alignment.links, verifier.features(alignment)))
+    begin = 0
+    while begin < len(chunk):
+        first = chunk[begin][0]
+        end = begin
+        while end < len(chunk) and chunk[end][0] == first:
+            end += 1
+        group = chunk[begin:end]
+        begin = end
+        for (i, j), sim in zip(group, similarities(rows[first], [rows[j] for _, j in group])):
+            sa, sb = sentences[i], sentences[j]
+            if skip_related and _cannot_be_derived(verifier, sim, sa, sb, texts[i], texts[j]):
+                continue
+            alignment = verifier.align_similarities(sa, sb, sim, _doc_slice(adjacent, rows[i]), _doc_slice(adjacent, rows[j]))
+            out.append((i, j, alignment.links, verifier.features(alignment)))
     return out
 
 
+def _doc_slice(adjacent: np.ndarray, rows: tuple[int, int]) -> np.ndarray:
+    """A document's neighbour dot products out of the block's (its last sentence has no next)."""
+    start, end = rows
+    part = adjacent[start:max(end, start + 1)].copy()
+    part[-1:] = 0.0
+    return part
+
+
+def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], sb: list[Sentence],
+                       text_a: str, text_b: str) -> bool:
+    """True when the similarity matrix alone proves the alignment would label the pair `related`.
+
+    The derivation score is at most the better side's coverage (fidelity <= 1), and only the
+    sentences `Verifier.linkable` allows can be covered; a pasted passage needs PASTE_RUN_LINKS
+    links whose first sentences reach `Verifier.verbatim_floor`. Two single sentences are judged
+    on their link's fidelity, and `exact` on the text: never skipped.
+    """
+    if len(sa) <= 1 and len(sb) <= 1 or not sa or not sb:
+        return False
+    bound = 0.0
+    for linkable, side in zip(verifier.linkable(sim), (sa, sb)):
+        lengths = np.array([len(s.text) for s in side], dtype=np.float64)
+        bound = max(bound, float(lengths[linkable].sum() / max(1.0, lengths.sum())))
+    if bound >= DERIVED_SCORE:
+        return False
+    best_a, best_b = sim.max(axis=1), sim.max(axis=0)
+    verbatim = verifier.verbatim_floor()
+    if min(int((best_a >= verbatim).sum()), int((best_b >= verbatim).sum())) >= PASTE_RUN_LINKS:
+        return False
+    return normalised(text_a) != normalised(text_b)
+
+
 def _verify_parallel(verifier: Verifier, sentences: dict, matrix, rows: dict, pairs: list[tuple[int, int]],
-                     workers: int, track: Callable) -> list:
+                     workers: int, track: Callable, texts: list[str] | None = None, skip_related: bool = False) -> list:
     """Align pairs in chunks, on forked worker processes when there are enough pairs.
 
     Chunks come back in submission order, so the result is the same whatever `workers` is.
     """
     global _VERIFY_STATE
-    _VERIFY_STATE = (verifier, sentences, matrix, rows)
+    _VERIFY_STATE = (verifier, sentences, matrix, rows, adjacent_dots(matrix), texts, skip_related and texts is not None)
+    # The products are tiny (sentences x sentences): a multi-threaded BLAS spends far more on
+    # waking its threads than on the arithmetic (13x slower on a busy 2-core machine), and
+    # forked workers would each start their own.
     try:
         chunk_size = 500
         chunks = [pairs[k:k + chunk_size] for k in range(0, len(pairs), chunk_size)]
-        if workers <= 1 or len(chunks) < 2 or "fork" not in mp.get_all_start_methods():
-            done = [_verify_chunk(chunk) for chunk in track(chunks, "verify")]
-        else:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-                done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
+        with threadpool_limits(limits=1, user_api="blas"):
+            if workers <= 1 or len(chunks) < 2 or "fork" not in mp.get_all_start_methods():
+                done = [_verify_chunk(chunk) for chunk in track(chunks, "verify")]
+            else:
+                with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+                    done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
         return [(i, j, Alignment(sentences[i], sentences[j], links), feats)
                 for part in done for i, j, links, feats in part]
     finally:

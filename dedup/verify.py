@@ -26,11 +26,13 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
-from dedup.fidelity import fidelity, fidelity_features, numbers
+from dedup.fingerprint import ranks_within
+from dedup.fidelity import figures, fidelity, fidelity_features
+from dedup.ngram_hash import ngram_counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,7 @@ def _figures(text: str) -> set[str]:
     dates ("Record March 15" / "Record June 15"); without them a dividend notice filled with
     other values would look like a copy with a figure dropped.
     """
-    return numbers(text) | {w.lower() for w in _FIGURE_WORD.findall(text)}
+    return figures(text) | {w.lower() for w in _FIGURE_WORD.findall(text)}
 
 
 @dataclass(slots=True)
@@ -193,27 +195,27 @@ class SentenceVectorizer:
         self.n_features = n_features
         self.max_fit_sentences = max_fit_sentences
         self.seed = seed
-        self._word = HashingVectorizer(
-            n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm=None,
-            token_pattern=r"(?u)\b\w+\b", dtype=np.float32,
-        )
-        self._char = HashingVectorizer(
-            n_features=n_features, analyzer="char_wb", ngram_range=(3, 5), alternate_sign=False,
-            norm=None, dtype=np.float32,
-        )
         self._word_idf = TfidfTransformer(sublinear_tf=True)
         self._char_idf = TfidfTransformer(sublinear_tf=True)
         self.fitted_ = False
 
     def counts(self, sentences: Sequence[str], jobs: int = 1) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """Hashed word and char n-gram counts (the costly, stateless part), on `jobs` processes."""
+        """Hashed word and char n-gram counts (the costly, stateless part), on `jobs` processes.
+
+        The same matrices as scikit-learn's HashingVectorizer (word 1-2-grams with the token
+        pattern `(?u)\\b\\w+\\b`; char_wb 3-5-grams), computed by `dedup.ngram_hash` in
+        chunks that bound the temporary arrays (about 300 n-grams a sentence).
+        """
         sentences = list(sentences) or [""]
-        chunk = 20_000
-        if jobs <= 1 or len(sentences) < 2 * chunk or "fork" not in mp.get_all_start_methods():
-            return self._word.transform(sentences), self._char.transform(sentences)
-        parts = [sentences[k:k + chunk] for k in range(0, len(sentences), chunk)]
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
-            done = list(pool.map(_hash_sentences, [(self._word, self._char, part) for part in parts]))
+        parts = [sentences[k:k + HASH_CHUNK] for k in range(0, len(sentences), HASH_CHUNK)]
+        jobs_args = [(part, self.n_features) for part in parts]
+        if jobs <= 1 or len(parts) < 4 or "fork" not in mp.get_all_start_methods():
+            done = [_hash_sentences(job) for job in jobs_args]
+        else:
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
+                done = list(pool.map(_hash_sentences, jobs_args))
+        if len(done) == 1:
+            return done[0]
         return sp.vstack([w for w, _ in done], format="csr"), sp.vstack([c for _, c in done], format="csr")
 
     def fit_counts(self, word: sp.csr_matrix, char: sp.csr_matrix) -> "SentenceVectorizer":
@@ -260,12 +262,15 @@ class SentenceVectorizer:
     def word_weight(self, token: str) -> float:
         """IDF of one word (ranks diff changes, weighs unmatched words); cached.
 
-        The column is the HashingVectorizer's own (murmurhash3 of the token, seed 0), so no
+        The column is the hashed counts' own (murmurhash3 of the token, seed 0), so no
         vectorizer call is made per word. A token the word pattern would split ("11,000")
         takes the weight of its longest part.
         """
         if not self.fitted_:
             return 1.0
+        weight = self._weights.get(token)  # callers mostly pass lower-cased tokens: skip .lower()
+        if weight is not None:
+            return weight
         key = token.lower()
         weight = self._weights.get(key)
         if weight is None:
@@ -276,9 +281,13 @@ class SentenceVectorizer:
         return weight
 
 
-def _hash_sentences(job: tuple) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    word, char, sentences = job
-    return word.transform(sentences), char.transform(sentences)
+# Sentences hashed at once: ~300 n-grams each, ~40 bytes of temporaries per n-gram (~240 MB).
+HASH_CHUNK = 20_000
+
+
+def _hash_sentences(job: tuple[list[str], int]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    sentences, n_features = job
+    return ngram_counts(sentences, n_features)
 
 
 # --------------------------------------------------------------------------- alignment
@@ -362,19 +371,55 @@ class Verifier:
         The batch path of a scan: every sentence of the corpus is vectorised once, and a pair
         reads its two row ranges straight from the CSR arrays (no per-pair sparse objects).
         """
+        if not sa or not sb:
+            return Alignment(sa, sb)
+        da, db = dense_pair(ma, rows_a, mb, rows_b)
+        return self.align_similarities(sa, sb, exact_similarities(da, db), _adjacent_dots(da), _adjacent_dots(db))
+
+    def align_similarities(
+        self, sa: list[Sentence], sb: list[Sentence], sim: np.ndarray, adjacent_a: np.ndarray, adjacent_b: np.ndarray,
+    ) -> Alignment:
+        """Align two sentence lists given their similarity matrix and each side's dot products
+        of neighbouring sentences (`adjacent_*[k]` = row k . row k+1, for 1-2 / 2-1 merges)."""
         alignment = Alignment(sa, sb)
         if not sa or not sb:
             return alignment
-        da, db = dense_pair(ma, rows_a, mb, rows_b)
-        sim = (da @ db.T).astype(np.float64)
         anchors = monotone_anchors(sim, self.anchor_similarity)
         links = [Link((i,), (j,), float(sim[i, j]), "anchor") for i, j in anchors]
         links = self._fill_gaps(sim, links)
-        links = self._merge(sim, _adjacent_dots(da), _adjacent_dots(db), links)
+        links = self._merge(sim, adjacent_a, adjacent_b, links)
         links = self._reordered(sim, links)
         links.sort(key=lambda l: (l.a[0], l.b[0]))
         alignment.links = links
         return alignment
+
+    def linkable(self, sim: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which sentences of A (rows) and of B (columns) could end up in some link: a superset,
+        read off the similarity matrix without aligning.
+
+        A 1-1 link (anchor, gap or reorder) needs more than `gap_similarity`, the lowest of
+        the three thresholds. A sentence k merged into a link (i, j) is a neighbour of i (or
+        of j) and, since that link has s > gap_similarity and (s + sim[k, j]) / sqrt(2 + 2 adj)
+        >= s + merge_gain with adj >= 0 (TF-IDF rows are non-negative), it needs sim[k, j] >=
+        (sqrt(2) - 1) gap_similarity + sqrt(2) merge_gain. A small margin absorbs rounding.
+        """
+        direct_floor = min(self.gap_similarity, self.anchor_similarity, self.reorder_similarity) - 1e-6
+        merge_floor = (np.sqrt(2) - 1) * self.gap_similarity + np.sqrt(2) * self.merge_gain - 1e-6
+        strong = sim > direct_floor
+        weak = sim >= merge_floor
+
+        def side(strong: np.ndarray, weak: np.ndarray) -> np.ndarray:
+            beside = np.zeros_like(strong)
+            beside[1:] |= strong[:-1]
+            beside[:-1] |= strong[1:]
+            return strong.any(axis=1) | (beside & weak).any(axis=1)
+
+        return side(strong, weak), side(strong.T, weak.T)
+
+    def verbatim_floor(self) -> float:
+        """Lowest best-match similarity of a link's first sentence when the link is near-verbatim:
+        a merge adds a neighbour below 2 * gap_similarity, so (s + 2 gap) / sqrt(2) >= VERBATIM."""
+        return float(VERBATIM_SIMILARITY * np.sqrt(2) - 2 * self.gap_similarity) - 1e-6
 
     def _fill_gaps(self, sim: np.ndarray, links: list[Link]) -> list[Link]:
         """Between consecutive anchors, align the leftover sentences 1-1 at a lower threshold."""
@@ -463,29 +508,106 @@ def dense_pair(
     return da, db
 
 
+def exact_similarities(da: np.ndarray, db: np.ndarray) -> np.ndarray:
+    """da @ db.T in float64, rounded to 1e-6: the same numbers whatever the product's shape.
+
+    The alignment breaks ties between equal similarities (a sentence repeated in a text, two
+    copies reordered) by exact comparison. In float32 the rounding depends on how the
+    product was blocked (BLAS threads, how many partners share a product), and a copied
+    sentence's similarity to itself is 1 +- 1e-7 depending on its own normalisation, so the
+    tie would be broken by noise. Products of float32 values are exact in float64 and the
+    sums err by ~1e-16; rounding to 1e-6 (above float32 normalisation error, far below any
+    threshold's precision) makes equal sentences tie exactly.
+    """
+    sim = da.astype(np.float64) @ db.astype(np.float64).T
+    return np.round(sim, 6, out=sim)
+
+
+def adjacent_dots(matrix: sp.csr_matrix) -> np.ndarray:
+    """Dot product of every row of `matrix` with the next row (one sparse op for a whole block);
+    a document's neighbour dots are its slice, last one set to 0 (see `_adjacent_dots`)."""
+    if matrix.shape[0] < 2:
+        return np.zeros(matrix.shape[0])
+    return np.append(np.asarray(matrix[:-1].multiply(matrix[1:]).sum(axis=1), dtype=np.float64).ravel(), 0.0)
+
+
+class GroupSimilarities:
+    """Sentence similarity matrices of one document against several partners, in few products.
+
+    Compacting to the columns of the first document is enough (other columns add nothing to
+    a dot product with it), so a group needs one set of distinct columns instead of one
+    sorted union per pair, and a reusable column-slot table replaces per-pair `searchsorted`.
+    Partners are taken in batches whose dense rows stay under `max_cells` floats.
+    """
+
+    def __init__(self, matrix: sp.csr_matrix, max_cells: int = 4_000_000) -> None:
+        self.matrix = matrix
+        self.max_cells = max_cells
+        self._slot = np.full(matrix.shape[1], -1, dtype=np.int64)
+
+    def __call__(self, rows_a: tuple[int, int], rows_b: list[tuple[int, int]]) -> list[np.ndarray]:
+        m = self.matrix
+        a0, a1 = rows_a
+        cols_a = m.indices[m.indptr[a0]:m.indptr[a1]]
+        # Distinct columns without a sort: after the scatter each column holds its last position.
+        self._slot[cols_a] = np.arange(len(cols_a))
+        columns = cols_a[self._slot[cols_a] == np.arange(len(cols_a))]
+        self._slot[columns] = np.arange(len(columns))
+        try:
+            da = np.zeros((a1 - a0, len(columns)), dtype=np.float32)
+            da[np.repeat(np.arange(a1 - a0), np.diff(m.indptr[a0:a1 + 1])), self._slot[cols_a]] = \
+                m.data[m.indptr[a0]:m.indptr[a1]]
+            out: list[np.ndarray] = []
+            budget = max(1, self.max_cells // max(1, len(columns)))
+            begin = 0
+            while begin < len(rows_b):
+                end, held = begin + 1, rows_b[begin][1] - rows_b[begin][0]
+                while end < len(rows_b) and held + rows_b[end][1] - rows_b[end][0] <= budget:
+                    held += rows_b[end][1] - rows_b[end][0]
+                    end += 1
+                out += self._against(da, rows_b[begin:end], len(columns))
+                begin = end
+        finally:
+            self._slot[columns] = -1
+        return out
+
+    def _against(self, da: np.ndarray, rows_b: list[tuple[int, int]], n_columns: int) -> list[np.ndarray]:
+        """Similarities of `da` (dense, compacted) to each partner's rows."""
+        m = self.matrix
+        sizes = np.array([b1 - b0 for b0, b1 in rows_b], dtype=np.int64)
+        row_ids = np.concatenate([np.arange(b0, b1) for b0, b1 in rows_b])
+        lengths = m.indptr[row_ids + 1] - m.indptr[row_ids]
+        entries = np.repeat(m.indptr[row_ids], lengths) + ranks_within(lengths)
+        slots = self._slot[m.indices[entries]]
+        keep = slots >= 0
+        db = np.zeros((len(row_ids), n_columns), dtype=np.float32)
+        db[np.repeat(np.arange(len(row_ids)), lengths)[keep], slots[keep]] = m.data[entries[keep]]
+        sim = exact_similarities(da, db)
+        bounds = np.concatenate([[0], np.cumsum(sizes)])
+        return [sim[:, bounds[k]:bounds[k + 1]] for k in range(len(rows_b))]
+
+
 def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:
     """Monotone 1-1 alignment maximising the summed gain (similarity - threshold) of its links.
 
-    Row-vectorised DP: D[i, j] = max(D[i-1, j], D[i, j-1], D[i-1, j-1] + gain[i, j]).
-    The D[i, j-1] term is a running maximum along the row, so each row is two numpy calls.
-    Only links with positive gain are kept.
+    DP: D[i, j] = max(D[i-1, j], D[i, j-1], D[i-1, j-1] + gain[i, j]); only links with
+    positive gain are kept. Most matrices of a scan are a few sentences square, where plain
+    Python floats beat numpy's per-call overhead; larger ones run row-vectorised. Both do the
+    same float operations in the same order, so they return the same links.
     """
     m, n = sim.shape
     if m == 0 or n == 0:
         return []
-    gain = sim - threshold
-    table = np.zeros((m + 1, n + 1), dtype=np.float64)
-    for i in range(1, m + 1):
-        prev = table[i - 1]
-        diag = prev[:-1] + np.where(gain[i - 1] > 0, gain[i - 1], -np.inf)
-        row = np.maximum(prev[1:], diag)
-        table[i, 1:] = np.maximum.accumulate(row)
+    if m * n <= SMALL_DP_CELLS:
+        table = _dp_table_small(sim - threshold)
+    else:
+        table = _dp_table(sim - threshold)
     pairs: list[tuple[int, int]] = []
     i, j = m, n
     while i > 0 and j > 0:
-        if table[i, j] == table[i - 1, j]:
+        if table[i][j] == table[i - 1][j]:
             i -= 1
-        elif table[i, j] == table[i, j - 1]:
+        elif table[i][j] == table[i][j - 1]:
             j -= 1
         else:
             pairs.append((i - 1, j - 1))
@@ -493,6 +615,44 @@ def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]
             j -= 1
     pairs.reverse()
     return pairs
+
+
+# Below this many cells the DP runs on Python floats (measured: 10x10 about 4x faster than
+# numpy row by row; the two meet near 40x40).
+SMALL_DP_CELLS = 1600
+
+
+def _dp_table(gain: np.ndarray) -> list:
+    """The DP table, row-vectorised: the D[i, j-1] term is a running maximum along the row."""
+    m, n = gain.shape
+    table = np.zeros((m + 1, n + 1), dtype=np.float64)
+    for i in range(1, m + 1):
+        prev = table[i - 1]
+        diag = prev[:-1] + np.where(gain[i - 1] > 0, gain[i - 1], -np.inf)
+        row = np.maximum(prev[1:], diag)
+        table[i, 1:] = np.maximum.accumulate(row)
+    return table.tolist()
+
+
+def _dp_table_small(gain: np.ndarray) -> list:
+    """`_dp_table` on Python floats (the same additions and maxima, so the same table)."""
+    n = gain.shape[1]
+    prev = [0.0] * (n + 1)
+    table = [prev]
+    neg_inf = float("-inf")
+    for gains in gain.tolist():
+        row = [0.0] * (n + 1)
+        run = neg_inf
+        for j in range(1, n + 1):
+            g = gains[j - 1]
+            diag = prev[j - 1] + g if g > 0 else neg_inf
+            best = prev[j] if prev[j] >= diag else diag
+            if best > run:
+                run = best
+            row[j] = run
+        table.append(row)
+        prev = row
+    return table
 
 
 # --------------------------------------------------------------------------- features
@@ -503,27 +663,32 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
     sa, sb, links = alignment.a_sentences, alignment.b_sentences, alignment.links
     if link_fidelity is None:
         link_fidelity = np.ones(len(links))
-    len_a = np.array([len(s.text) for s in sa], dtype=np.float64)
-    len_b = np.array([len(s.text) for s in sb], dtype=np.float64)
+    # Per-sentence bookkeeping on Python lists (numpy scalar indexing costs more than the
+    # arithmetic here); the sums below stay numpy's.
+    chars_list_a = [len(s.text) for s in sa]
+    chars_list_b = [len(s.text) for s in sb]
+    len_a = np.array(chars_list_a, dtype=np.float64)
+    len_b = np.array(chars_list_b, dtype=np.float64)
     chars_a, chars_b = float(len_a.sum()), float(len_b.sum())
-    cov_a = np.zeros(len(sa))
-    cov_b = np.zeros(len(sb))
-    fid_a = np.zeros(len(sa))
-    fid_b = np.zeros(len(sb))
-    for link, fid in zip(links, link_fidelity):
+    cov_list_a, fid_list_a = [0.0] * len(sa), [0.0] * len(sa)
+    cov_list_b, fid_list_b = [0.0] * len(sb), [0.0] * len(sb)
+    for link, fid in zip(links, np.asarray(link_fidelity, dtype=np.float64).tolist()):
         for i in link.a:
-            cov_a[i] = max(cov_a[i], link.similarity)
-            fid_a[i] = max(fid_a[i], fid)
+            cov_list_a[i] = max(cov_list_a[i], link.similarity)
+            fid_list_a[i] = max(fid_list_a[i], fid)
         for j in link.b:
-            cov_b[j] = max(cov_b[j], link.similarity)
-            fid_b[j] = max(fid_b[j], fid)
+            cov_list_b[j] = max(cov_list_b[j], link.similarity)
+            fid_list_b[j] = max(fid_list_b[j], fid)
+    cov_a, fid_a = np.array(cov_list_a, dtype=np.float64), np.array(fid_list_a, dtype=np.float64)
+    cov_b, fid_b = np.array(cov_list_b, dtype=np.float64), np.array(fid_list_b, dtype=np.float64)
     coverage_a = float(len_a[cov_a > 0].sum() / chars_a) if chars_a else 0.0
     coverage_b = float(len_b[cov_b > 0].sum() / chars_b) if chars_b else 0.0
     weighted_a = float((len_a * cov_a).sum() / chars_a) if chars_a else 0.0
     weighted_b = float((len_b * cov_b).sum() / chars_b) if chars_b else 0.0
 
     if links:
-        link_chars = np.array([sum(len_a[i] for i in l.a) + sum(len_b[j] for j in l.b) for l in links])
+        link_chars = np.array([sum(chars_list_a[i] for i in l.a) + sum(chars_list_b[j] for j in l.b) for l in links],
+                              dtype=np.float64)
         sims = np.array([l.similarity for l in links])
         mean_similarity = float((sims * link_chars).sum() / link_chars.sum())
         mean_fidelity = float((np.asarray(link_fidelity) * link_chars).sum() / link_chars.sum())
@@ -542,9 +707,9 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
             figure_mismatches += bool(figures_a - figures_b) and bool(figures_b - figures_a)
 
     ordered = sorted(links, key=lambda l: (l.a[0], l.b[0]))
-    best_run, best_chars, _ = _longest_run(ordered, len_a, len_b)
+    best_run, best_chars, _ = _longest_run(ordered, chars_list_a, chars_list_b)
     verbatim_run, verbatim_chars, (first, last) = _longest_run(
-        [l for l in ordered if l.similarity >= VERBATIM_SIMILARITY], len_a, len_b)
+        [l for l in ordered if l.similarity >= VERBATIM_SIMILARITY], chars_list_a, chars_list_b)
     at_edge = first is not None and (
         (first.a[0] == 0 and first.b[0] == 0) or (last.a[-1] == len(sa) - 1 and last.b[-1] == len(sb) - 1))
     shorter = min(chars_a, chars_b) or 1.0
@@ -584,7 +749,7 @@ def features(alignment: Alignment, link_fidelity: np.ndarray | None = None) -> P
 
 
 def _longest_run(
-    ordered: list[Link], len_a: np.ndarray, len_b: np.ndarray
+    ordered: list[Link], len_a: Sequence[int], len_b: Sequence[int]
 ) -> tuple[int, float, tuple[Link | None, Link | None]]:
     """Longest run of links consecutive on both sides: (links, shorter side's characters, (first, last))."""
     run, best_run, run_chars, best_chars = 0, 0, 0.0, 0.0

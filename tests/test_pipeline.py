@@ -78,3 +78,73 @@ def test_streamed_clean_keeps_only_datelines_and_is_the_same_for_any_jobs(monkey
     assert results[0].docs["dated-early"].text.startswith("Seoul, March 3, 2025")
     pair = next(p for p in results[0].pairs if {p.a, p.b} == {"dated-early", "dated-late"})
     assert pair.source == "dated-early" and "dateline" in pair.direction_reason
+
+
+def test_pairs_skipped_without_related_are_the_ones_alignment_calls_related():
+    import numpy as np
+
+    from dedup.clean import Cleaner
+    from dedup.relate import relate_pair
+    from dedup.verify import GroupSimilarities, Verifier, dense_pair, split_sentences
+
+    docs = _corpus()
+    texts = Cleaner().fit_transform([d.text for d in docs])
+    sentences = [split_sentences(t) for t in texts]
+    verifier = Verifier()
+    matrix = verifier.vectorizer.fit_transform([s.text for doc in sentences for s in doc])
+    starts = np.cumsum([0] + [len(s) for s in sentences])
+    rows = {k: (int(starts[k]), int(starts[k + 1])) for k in range(len(docs))}
+    similarities = GroupSimilarities(matrix)
+    skipped = derived = 0
+    for i, j in _candidate_pairs(docs).tolist():
+        sim = similarities(rows[i], [rows[j]])[0]
+        da, db = dense_pair(matrix, rows[i], matrix, rows[j])
+        np.testing.assert_allclose(sim, da @ db.T, atol=1e-6)  # the grouped product is the per-pair one
+        alignment = verifier.align_rows(sentences[i], sentences[j], matrix, rows[i], matrix, rows[j])
+        relation = relate_pair(docs[i], docs[j], texts[i], texts[j], verifier.features(alignment)).relation
+        derived += relation != "related"
+        if pipeline._cannot_be_derived(verifier, sim, sentences[i], sentences[j], texts[i], texts[j]):
+            skipped += 1
+            assert relation == "related", (docs[i].id, docs[j].id)
+    assert skipped > 0 and derived > 0
+
+
+def test_scan_without_related_reports_the_derived_pairs_of_a_full_scan():
+    from dedup.relate import DERIVED
+
+    docs = _corpus()
+    full = pipeline.Scanner(pipeline.ScanConfig(jobs=1, related=True)).scan(docs)
+    derived_only = pipeline.Scanner(pipeline.ScanConfig(jobs=1)).scan(docs)
+    assert _summary(derived_only) == [s for s in _summary(full) if s[2] in DERIVED]
+    assert derived_only.pairs
+
+
+def test_small_and_vectorised_dp_give_the_same_table():
+    import numpy as np
+
+    from dedup.verify import _dp_table, _dp_table_small
+
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        m, n = rng.integers(1, 15, 2)
+        sim = rng.random((m, n))
+        if trial % 2:
+            sim = np.round(sim, 1)  # ties between equal similarities
+        assert _dp_table(sim - 0.3) == _dp_table_small(sim - 0.3)
+
+
+def test_group_similarities_in_small_batches_match_one_product():
+    import numpy as np
+
+    from dedup.verify import GroupSimilarities, Verifier, split_sentences
+
+    docs = _corpus()
+    sentences = [split_sentences(d.text) for d in docs]
+    matrix = Verifier().vectorizer.fit_transform([s.text for doc in sentences for s in doc])
+    starts = np.cumsum([0] + [len(s) for s in sentences])
+    rows = [(int(starts[k]), int(starts[k + 1])) for k in range(len(docs))]
+    whole = GroupSimilarities(matrix)(rows[0], rows[1:])
+    batched = GroupSimilarities(matrix, max_cells=1)(rows[0], rows[1:])  # one partner per product
+    assert [s.shape for s in batched] == [(rows[0][1] - rows[0][0], b1 - b0) for b0, b1 in rows[1:]]
+    for one, other in zip(whole, batched):
+        np.testing.assert_allclose(one, other, atol=1e-6)

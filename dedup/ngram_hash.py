@@ -1,0 +1,199 @@
+"""Hashed n-gram counts of many sentences at once, equal to scikit-learn's HashingVectorizer.
+
+The verifier embeds every sentence of the corpus as word 1-2-grams and char_wb 3-5-grams
+hashed into 2^18 columns. scikit-learn builds one Python string per n-gram and hashes it
+in a Cython loop: about 4,000 sentences a second, most of a scan's verify time. Here a
+batch of sentences is one array of code points, and every n-gram is a (byte start, byte
+length) span of a UTF-8 buffer, hashed by a MurmurHash3 (x86, 32-bit) vectorised over spans.
+The definitions are scikit-learn's, so the counts are the same matrices, entry for entry:
+
+* text lower-cased with `str.lower`;
+* words: maximal runs of `\\w` characters (`(?u)\\b\\w+\\b`), unigrams and the bigram
+  "w1 w2" of each two consecutive words;
+* char_wb: each whitespace-separated word padded with one space on both sides, all its
+  3-, 4- and 5-character windows (a padded word of L < 5 characters stops at L);
+* column = |murmurhash3_32(UTF-8 bytes, seed 0)| mod n_features (signed hash), counts summed.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from dedup.fingerprint import ranks_within
+
+__all__ = ["murmurhash3_spans", "ngram_counts"]
+
+_C1 = np.uint32(0xCC9E2D51)
+_C2 = np.uint32(0x1B873593)
+
+
+def _rotl(values: np.ndarray, shift: int) -> np.ndarray:
+    return (values << np.uint32(shift)) | (values >> np.uint32(32 - shift))
+
+
+def _scramble(k: np.ndarray) -> np.ndarray:
+    k *= _C1
+    k = _rotl(k, 15)
+    k *= _C2
+    return k
+
+
+def murmurhash3_spans(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Signed MurmurHash3_x86_32 of the byte spans buffer[starts[i]:starts[i] + lengths[i]].
+
+    `buffer` (uint8) must hold 3 readable bytes past the last span (their value is ignored).
+    Every little-endian 4-byte word of the buffer is read once; spans are processed by
+    descending block count, so the ones still needing a block are a prefix.
+    """
+    count = len(starts)
+    blocks = lengths >> 2
+    # A stable sort of small integers is a radix sort: linear, unlike a comparison sort.
+    order = np.argsort(np.uint8(255) - np.minimum(blocks, 255).astype(np.uint8), kind="stable")
+    starts = starts[order].astype(np.int64)
+    lengths = lengths[order].astype(np.int64)
+    blocks = blocks[order]
+    wide = buffer.astype(np.uint32)
+    words = wide[:-3] | (wide[1:-2] << np.uint32(8)) | (wide[2:-1] << np.uint32(16)) | (wide[3:] << np.uint32(24))
+    h = np.full(count, seed, dtype=np.uint32)
+    n_blocks = int(blocks[0]) if count else 0
+    # Spans with more than b blocks, for every b: a prefix, since blocks are sorted descending.
+    live_counts = np.searchsorted(-blocks, -np.arange(n_blocks), side="left")
+    for b in range(n_blocks):
+        live = int(live_counts[b])
+        hb = h[:live] ^ _scramble(words[starts[:live] + 4 * b])
+        hb = _rotl(hb, 13)
+        h[:live] = hb * np.uint32(5) + np.uint32(0xE6546B64)
+    tail_mask = np.array([0, 0xFF, 0xFFFF, 0xFFFFFF], dtype=np.uint32)[lengths & 3]
+    h ^= _scramble(words[starts + 4 * blocks] & tail_mask)  # an empty tail scrambles to 0
+    h ^= lengths.astype(np.uint32)
+    h ^= h >> np.uint32(16)
+    h *= np.uint32(0x85EBCA6B)
+    h ^= h >> np.uint32(13)
+    h *= np.uint32(0xC2B2AE35)
+    h ^= h >> np.uint32(16)
+    out = np.empty(count, dtype=np.int32)
+    out[order] = h.view(np.int32)
+    return out
+
+
+_ASCII_WORD = np.array([chr(c).isalnum() or c == ord("_") for c in range(128)], dtype=bool)
+_INT_MIN = -(2**31)
+
+
+def _word_chars(points: np.ndarray) -> np.ndarray:
+    """Per code point: is it a `\\w` character (`str.isalnum()` or "_"), as Python's re says."""
+    out = np.zeros(len(points), dtype=bool)
+    ascii_ = points < 128
+    out[ascii_] = _ASCII_WORD[points[ascii_]]
+    other = np.flatnonzero(~ascii_)
+    if len(other):
+        values, inverse = np.unique(points[other], return_inverse=True)
+        flags = np.array([chr(int(v)).isalnum() for v in values], dtype=bool)
+        out[other] = flags[inverse]
+    return out
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the runs of True in a mask that begins and ends with False."""
+    edges = np.flatnonzero(mask[1:] != mask[:-1]) + 1
+    return edges[0::2], edges[1::2]
+
+
+def _windows(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """starts[k] + 0, 1, ..., counts[k] - 1 for every k, laid end to end."""
+    return np.repeat(starts, counts) + ranks_within(counts)
+
+
+def _encode(text: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(code points, UTF-8 bytes + 4 zero bytes, byte offset of each code point or None if ASCII)."""
+    if text.isascii():
+        points = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
+        return points, np.concatenate([points, np.zeros(4, dtype=np.uint8)]), None
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    width = 1 + (points >= 0x80).astype(np.int64) + (points >= 0x800) + (points >= 0x10000)
+    byte_at = np.zeros(len(points) + 1, dtype=np.int64)
+    np.cumsum(width, out=byte_at[1:])
+    return points, np.concatenate([data, np.zeros(4, dtype=np.uint8)]), byte_at
+
+
+def _spans(byte_at: np.ndarray | None, char_starts: np.ndarray, char_ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Byte (start, length) of character spans."""
+    if byte_at is None:
+        return char_starts, char_ends - char_starts
+    begin = byte_at[char_starts]
+    return begin, byte_at[char_ends] - begin
+
+
+def _to_matrix(rows: np.ndarray, hashes: np.ndarray, n_rows: int, n_features: int) -> sp.csr_matrix:
+    """Counts of hashed features per row, as HashingVectorizer maps a signed hash to a column."""
+    wide = hashes.astype(np.int64)
+    cols = np.where(wide == _INT_MIN, (2**31 - 1 - (n_features - 1)) % n_features, np.abs(wide) % n_features)
+    matrix = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(n_rows, n_features))
+    matrix.sum_duplicates()
+    return matrix
+
+
+def _char_wb_counts(words: list[str], n_features: int) -> sp.csr_matrix:
+    """char_wb 3-5-gram counts of each (distinct) word: row k is the word words[k]."""
+    points, buffer, byte_at = _encode(" " + " ".join(words) + " ")
+    # The padded word " w " spans characters [s - 1, e]; its n-grams are its windows.
+    starts, ends = _runs(points != ord(" "))
+    padded = ends - starts + 2
+    rows, begins, lengths = [], [], []
+    for n in (3, 4, 5):
+        has = padded >= n
+        count = padded[has] - n + 1
+        begin = _windows(starts[has] - 1, count)
+        rows.append(np.repeat(np.flatnonzero(has), count))
+        begins.append(begin)
+        lengths.append(begin + n)
+    begin, length = _spans(byte_at, np.concatenate(begins), np.concatenate(lengths))
+    return _to_matrix(np.concatenate(rows), murmurhash3_spans(buffer, begin, length), len(words), n_features)
+
+
+def ngram_counts(sentences: Sequence[str], n_features: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(word 1-2-gram counts, char_wb 3-5-gram counts): float32 CSR, one row per sentence.
+
+    Equal to HashingVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\\b\\w+\\b") and
+    HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)) with alternate_sign=False, norm=None.
+    """
+    n_rows = len(sentences)
+    # Whitespace only separates: words (and so char_wb windows) and \w runs are the same
+    # once every run of whitespace is one space, and the sentences are joined by one space.
+    normal = [" ".join(text.lower().split()) for text in sentences]
+    lengths = np.fromiter(map(len, normal), dtype=np.int64, count=n_rows)
+    row_starts = 1 + np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
+    joined = " " + " ".join(normal) + " "
+    points, buffer, byte_at = _encode(joined)
+
+    # char_wb n-grams depend on the word alone: hash each distinct word's n-grams once
+    # (a batch has ~10x fewer distinct words than words), then count words per sentence.
+    word_starts, _ = _runs(points != ord(" "))
+    word_rows = np.searchsorted(row_starts, word_starts, side="right") - 1
+    words = joined.split()
+    distinct = {word: k for k, word in enumerate(dict.fromkeys(words))}
+    word_ids = np.fromiter(map(distinct.__getitem__, words), dtype=np.int64, count=len(words))
+    occurrences = sp.csr_matrix((np.ones(len(words), dtype=np.float32), (word_rows, word_ids)),
+                                shape=(n_rows, len(distinct)))
+    char = (occurrences @ _char_wb_counts(list(distinct), n_features)).tocsr()
+    char.sort_indices()
+
+    # words: \w runs, each copied to a token buffer followed by one space, so that the
+    # bigram "w1 w2" is a contiguous span of it.
+    token_starts, token_ends = _runs(_word_chars(points))
+    token_rows = np.searchsorted(row_starts, token_starts, side="right") - 1
+    begin, length = _spans(byte_at, token_starts, token_ends)
+    tokens = buffer[_windows(begin, length + 1)]
+    at = np.zeros(len(length) + 1, dtype=np.int64)
+    np.cumsum(length + 1, out=at[1:])
+    tokens[at[1:] - 1] = ord(" ")
+    tokens = np.concatenate([tokens, np.zeros(4, dtype=np.uint8)])
+    pair = np.flatnonzero(token_rows[1:] == token_rows[:-1])
+    rows = np.concatenate([token_rows, token_rows[pair]])
+    starts = np.concatenate([at[:-1], at[pair]])
+    span_lengths = np.concatenate([length, length[pair] + 1 + length[pair + 1]])
+    word = _to_matrix(rows, murmurhash3_spans(tokens, starts, span_lengths), n_rows, n_features)
+    return word, char

@@ -1,0 +1,51 @@
+"""dedup.ngram_hash must give scikit-learn's HashingVectorizer matrices, entry for entry."""
+import numpy as np
+import pytest
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.utils import murmurhash3_32
+
+from dedup.ngram_hash import murmurhash3_spans, ngram_counts
+
+SENTENCES = [
+    "",
+    "I",
+    "a b",
+    "The U.S. economy grew 3.5% in 2024, adding 11,000 jobs.",
+    "  Tabs\tand\nnew   lines\u00a0and a no-break space ",
+    "Ünïcödé naïve café — “quoted” İstanbul ǅ x_y don't",
+    "日本語のテキスト 𝒳𝒴 emoji 😀 ok ß ﬁ",
+    "supercalifragilisticexpialidocious antidisestablishmentarianism words",
+]
+
+
+def test_murmurhash_spans_match_murmurhash3_32():
+    rng = np.random.default_rng(0)
+    keys = [bytes(rng.integers(0, 256, size=n, dtype=np.uint8)) for n in range(0, 41) for _ in range(5)]
+    buffer = np.frombuffer(b"".join(keys) + b"\0\0\0\0", dtype=np.uint8)
+    lengths = np.array([len(k) for k in keys])
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    for seed in (0, 42):
+        expected = [murmurhash3_32(k, seed=seed) for k in keys]
+        assert murmurhash3_spans(buffer, starts, lengths, seed).tolist() == expected
+
+
+@pytest.mark.parametrize("n_features", [2**18, 1000])
+def test_ngram_counts_equal_hashing_vectorizer(n_features):
+    word = HashingVectorizer(n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm=None,
+                             token_pattern=r"(?u)\b\w+\b", dtype=np.float32)
+    char = HashingVectorizer(n_features=n_features, analyzer="char_wb", ngram_range=(3, 5),
+                             alternate_sign=False, norm=None, dtype=np.float32)
+    got_word, got_char = ngram_counts(SENTENCES, n_features)
+    for got, want in ((got_word, word.transform(SENTENCES)), (got_char, char.transform(SENTENCES))):
+        want.sort_indices()
+        assert got.shape == want.shape and got.dtype == want.dtype
+        assert np.array_equal(got.indptr, want.indptr)
+        assert np.array_equal(got.indices, want.indices)
+        assert np.array_equal(got.data, want.data)
+
+
+def test_ngram_counts_ascii_batch_counts_repeats():
+    word, char = ngram_counts(["the cat the cat"], 2**18)
+    assert word.sum() == 4 + 3  # four unigrams, three bigrams
+    assert sorted(word.data.tolist()) == [1.0, 2.0, 2.0, 2.0]  # "cat the" once; the, cat, "the cat" twice
+    assert char.sum() == 4 * (3 + 2 + 1)  # " the " has 3 trigrams, 2 four-grams, 1 five-gram
