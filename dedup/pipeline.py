@@ -308,9 +308,7 @@ class Scanner:
         with self._stage("verify", len(pairs)):
             verifier = Verifier()
             self.verifier_ = verifier
-            if all_sentences is None:
-                all_sentences = [split_sentences(t) for t in texts]
-            full_matrix = self._fit_idf(verifier.vectorizer, all_sentences)
+            all_sentences, full_matrix = self._fit_idf(verifier.vectorizer, texts, pairs, all_sentences)
             evidence = []
             # Blocks of pairs whose documents' sentence vectors fit the memory budget; on a small
             # corpus there is one block and the vectors computed for the IDF are reused.
@@ -340,22 +338,43 @@ class Scanner:
         results.sort(key=lambda r: (-r.score, r.a, r.b))
         return results
 
-    def _fit_idf(self, vectorizer, all_sentences: list[list[Sentence]]):
-        """Fit the sentence IDF on the corpus (not on the pair).
+    def _fit_idf(self, vectorizer, texts: list[str], pairs: np.ndarray,
+                 all_sentences: list[list[Sentence]] | None = None):
+        """Fit the sentence IDF on the corpus (not on the pair); -> (sentences per document, matrix).
 
         A corpus of up to `max_fit_sentences` sentences is hashed whole, and its TF-IDF matrix
-        (all documents' sentences, in order) is returned for reuse; a larger one fits on the
-        sentences of a seeded sample of documents and returns None.
+        (all documents' sentences, in order) is returned for reuse. A larger one fits on the
+        sentences of a seeded sample of documents and returns no matrix; then only documents
+        that are in some pair keep their sentences (the others' entries are empty), so a
+        million-document scan never holds every document's sentence objects at once.
         """
         jobs = self.config.workers
-        if sum(len(s) for s in all_sentences) <= vectorizer.max_fit_sentences:
-            return vectorizer.fit_transform([s.text for doc in all_sentences for s in doc], jobs)
+        sentences: list[list[Sentence] | None] = list(all_sentences) if all_sentences is not None else [None] * len(texts)
+        held = 0
+        for k in range(len(texts)):  # split in order until the corpus proves too large to hash whole
+            if sentences[k] is None:
+                sentences[k] = split_sentences(texts[k])
+            held += len(sentences[k])
+            if held > vectorizer.max_fit_sentences:
+                break
+        else:
+            return sentences, vectorizer.fit_transform([s.text for doc in sentences for s in doc], jobs)
         rng = np.random.default_rng(vectorizer.seed)
-        sample = np.sort(rng.choice(len(all_sentences), size=min(len(all_sentences), vectorizer.max_fit_sentences // 20),
+        sample = np.sort(rng.choice(len(texts), size=min(len(texts), vectorizer.max_fit_sentences // 20),
                                     replace=False))
-        fit_on = [s.text for k in sample for s in all_sentences[k]][: vectorizer.max_fit_sentences]
+        for k in sample:
+            if sentences[k] is None:
+                sentences[k] = split_sentences(texts[k])
+        fit_on = [s.text for k in sample for s in sentences[k]][: vectorizer.max_fit_sentences]
         vectorizer.fit_counts(*vectorizer.counts(fit_on, jobs))
-        return None
+        in_pairs = np.zeros(len(texts), dtype=bool)
+        in_pairs[np.asarray(pairs, dtype=np.int64).ravel()] = True
+        for k in range(len(texts)):
+            if not in_pairs[k]:
+                sentences[k] = []
+            elif sentences[k] is None:
+                sentences[k] = split_sentences(texts[k])
+        return sentences, None
 
     def _pair_blocks(self, pairs: np.ndarray, all_sentences: list[list[Sentence]], whole: bool):
         """Consecutive blocks of pairs whose documents hold at most BLOCK_SENTENCES sentences.

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 import dedup.pipeline as pipeline
 from dedup.document import Document
 from dedup.ingest import read_documents
@@ -33,9 +35,9 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch):
     scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=1, related=True))
     fit_idf = scanner._fit_idf
 
-    def fit_without_matrix(vectorizer, sentences):
-        fit_idf(vectorizer, sentences)  # same IDF, but behave as a corpus too large to vectorise whole
-        return None
+    def fit_without_matrix(vectorizer, texts, pairs, all_sentences=None):
+        sentences, _ = fit_idf(vectorizer, texts, pairs, all_sentences)  # same IDF, but behave as a corpus
+        return sentences, None  # too large to vectorise whole
 
     monkeypatch.setattr(scanner, "_fit_idf", fit_without_matrix)
     all_pairs = _candidate_pairs(docs)
@@ -44,6 +46,19 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch):
     blocked = scanner.scan(docs)
     assert _summary(blocked) == _summary(whole)
     assert any(p.relation == "rewrite" for p in blocked.pairs)
+
+
+def test_large_corpus_idf_keeps_sentences_of_paired_documents_only():
+    from dedup.clean import Cleaner
+    from dedup.verify import SentenceVectorizer
+
+    texts = Cleaner().fit_transform([d.text for d in _corpus()])
+    vectorizer = SentenceVectorizer(max_fit_sentences=20)  # the corpus counts as too large to hash whole
+    pairs = np.array([[0, 1]])
+    sentences, matrix = pipeline.Scanner()._fit_idf(vectorizer, texts, pairs)
+    assert matrix is None and vectorizer._word_idf.idf_ is not None
+    assert sentences[0] and sentences[1]
+    assert all(s == [] for s in sentences[2:])
 
 
 def _sentences(docs):
