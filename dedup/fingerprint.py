@@ -816,13 +816,12 @@ def drop_frequent_words(features: np.ndarray, offsets: np.ndarray) -> tuple[np.n
         return features, offsets
     buckets = features & np.uint32((1 << _DF_TABLE_BITS) - 1)
     doc_freq = np.bincount(buckets, minlength=1 << _DF_TABLE_BITS)  # sets are unique per doc
-    limit = max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs)
+    rare_bucket = doc_freq <= max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs)
+    del doc_freq
     sizes = np.diff(offsets)
-    keep = (doc_freq[buckets] <= limit) | np.repeat(sizes < SHORT_DOC_WORDS, sizes)
-    del buckets, doc_freq
-    doc_of = np.repeat(np.arange(n_docs), sizes)[keep]
-    kept_offsets = np.zeros(n_docs + 1, dtype=np.int64)
-    np.cumsum(np.bincount(doc_of, minlength=n_docs), out=kept_offsets[1:])
+    keep = rare_bucket[buckets] | np.repeat(sizes < SHORT_DOC_WORDS, sizes)  # bool masks: 1 byte a word
+    del buckets
+    kept_offsets = np.searchsorted(np.flatnonzero(keep), offsets).astype(np.int64)
     return features[keep], kept_offsets
 
 
