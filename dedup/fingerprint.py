@@ -805,6 +805,7 @@ FREQUENT_MIN_CORPUS = 2000
 SHORT_DOC_WORDS = 22
 _DF_TABLE_BITS = 22  # hashed document frequencies: 4M counters (16 MB); a rare word shares
 # its counter with a frequent one with odds ~ frequent words / 4M, then it is dropped too.
+_DF_CHUNK = 1 << 22  # words counted at once
 
 
 def drop_frequent_words(features: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -814,13 +815,18 @@ def drop_frequent_words(features: np.ndarray, offsets: np.ndarray) -> tuple[np.n
     n_docs = len(offsets) - 1
     if n_docs < FREQUENT_MIN_CORPUS or len(features) == 0:
         return features, offsets
-    buckets = features & np.uint32((1 << _DF_TABLE_BITS) - 1)
-    doc_freq = np.bincount(buckets, minlength=1 << _DF_TABLE_BITS)  # sets are unique per doc
+    # In chunks: bincount and fancy indexing copy their input to int64, 8 bytes a word.
+    mask, chunks = np.uint32((1 << _DF_TABLE_BITS) - 1), range(0, len(features), _DF_CHUNK)
+    doc_freq = np.zeros(1 << _DF_TABLE_BITS, dtype=np.int64)
+    for lo in chunks:  # a doc's set is unique, so counts are document frequencies
+        doc_freq += np.bincount(features[lo:lo + _DF_CHUNK] & mask, minlength=1 << _DF_TABLE_BITS)
     rare_bucket = doc_freq <= max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs)
     del doc_freq
+    keep = np.empty(len(features), dtype=bool)
+    for lo in chunks:
+        keep[lo:lo + _DF_CHUNK] = rare_bucket[features[lo:lo + _DF_CHUNK] & mask]
     sizes = np.diff(offsets)
-    keep = rare_bucket[buckets] | np.repeat(sizes < SHORT_DOC_WORDS, sizes)  # bool masks: 1 byte a word
-    del buckets
+    keep |= np.repeat(sizes < SHORT_DOC_WORDS, sizes)
     kept_offsets = np.searchsorted(np.flatnonzero(keep), offsets).astype(np.int64)
     return features[keep], kept_offsets
 
