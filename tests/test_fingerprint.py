@@ -234,3 +234,47 @@ def test_scan_fingerprints_match_each_channel_alone() -> None:
     assert np.array_equal(compact[0], copy_sigs.astype(np.uint16))
     assert np.array_equal(compact[1], rewrite_sigs.astype(np.uint16))
     assert np.array_equal(compact[2], anchors)
+
+
+def _fake_words(rng: np.random.Generator, count: int) -> list[str]:
+    """Distinct made-up words (letters only: numbers are normalised by the rewrite channel)."""
+    letters = np.array(list("bcdfghjklmnpqrstvwxz"))
+    words = {"".join(letters[rng.integers(0, 20, 7)]) for _ in range(count * 2)}
+    return sorted(words)[:count]
+
+
+def test_frequent_words_do_not_make_rewrite_candidates() -> None:
+    """In a corpus large enough for document frequency to mean something, words shared by
+    every document (a wire's "said", "mln", "pct") no longer make unrelated stories rewrite
+    candidates, while a paraphrase pair sharing its rare words still is one; short documents
+    keep their frequent words."""
+    from dedup.fingerprint import FREQUENT_MIN_CORPUS, SHORT_DOC_WORDS, drop_frequent_words, rewrite_features, scan_fingerprints
+    from dedup.pipeline import ScanConfig, Scanner
+
+    rng = np.random.default_rng(7)
+    vocabulary = _fake_words(rng, 60_000)
+    frequent, rare = vocabulary[:15], vocabulary[15:]
+    n = FREQUENT_MIN_CORPUS + 100
+    stories = [list(rng.choice(rare, 30, replace=False)) for _ in range(n)]
+    stories[1] = stories[0][:20] + list(rng.choice(rare, 10, replace=False))  # a paraphrase of doc 0
+    texts = [" ".join(frequent + story) for story in stories]
+    copy, rewrite = Fingerprinter("copy"), Fingerprinter("rewrite")
+    scanner = Scanner(ScanConfig(jobs=1))
+    _, rewrite_sigs, _, _ = scan_fingerprints(texts, copy, rewrite, jobs=1, compact=True)
+    pairs = scanner.candidate_pairs(np.full_like(rewrite_sigs, 0xFFFF), rewrite_sigs)
+    assert [0, 1] in pairs.tolist()
+    assert len(pairs) < 10
+    # The same corpus with every word kept (as a small corpus is): frequent words alone reach the
+    # Jaccard floor, and unrelated stories become candidates by the thousand.
+    features, offsets = rewrite_features(texts)
+    unfiltered = rewrite.minhasher.signatures(features, offsets).astype(np.uint16)
+    assert len(scanner.candidate_pairs(np.full_like(unfiltered, 0xFFFF), unfiltered)) > 1000
+    # Frequent words go; a short document keeps them all.
+    short = " ".join(frequent + stories[2][: SHORT_DOC_WORDS - len(frequent) - 1])
+    features, offsets = rewrite_features(texts + [short])
+    kept, kept_offsets = drop_frequent_words(features, offsets)
+    sizes = np.diff(kept_offsets)
+    assert sizes[0] == 30 and sizes[-1] == np.diff(offsets)[-1] == SHORT_DOC_WORDS - 1
+    # Below FREQUENT_MIN_CORPUS documents nothing is dropped.
+    small, small_offsets = drop_frequent_words(*rewrite_features(texts[:100]))
+    assert np.array_equal(np.diff(small_offsets), np.diff(rewrite_features(texts[:100])[1]))
