@@ -21,6 +21,8 @@ Two channels share this tokeniser:
   survive paraphrase: on the seeds 000/001 (an LLM rewrite) word 5-gram Jaccard is 0.008,
   content-word unigram Jaccard 0.34. Only the batch's *new* unique words go through Python
   (normalise + PyStemmer's C batch call); each is cached as raw-token hash -> feature hash.
+  A scan of 2,000+ documents also drops the words frequent in its corpus
+  (`drop_frequent_words`), which otherwise make rewrite candidates grow with n^2.
 
 `MinHasher` reproduces datasketch's default "affine32" scheme bit for bit: the input hash
 is pre-mixed with the 32-bit MurmurHash3 finalizer, then permuted as a*h+b mod 2^32 with

@@ -264,6 +264,10 @@ def test_frequent_words_do_not_make_rewrite_candidates() -> None:
     pairs = scanner.candidate_pairs(np.full_like(rewrite_sigs, 0xFFFF), rewrite_sigs)
     assert [0, 1] in pairs.tolist()
     assert len(pairs) < 10
+    # Rewrite MinHash in blocks of documents on a pool gives the same signatures.
+    from dedup.fingerprint import _rewrite_signatures
+    blocked = _rewrite_signatures(rewrite, *drop_frequent_words(*rewrite_features(texts)), True, jobs=2, docs_per_block=500)
+    assert np.array_equal(blocked, rewrite_sigs)
     # The same corpus with every word kept (as a small corpus is): frequent words alone reach the
     # Jaccard floor, and unrelated stories become candidates by the thousand.
     features, offsets = rewrite_features(texts)
