@@ -209,7 +209,10 @@ def direction(doc_a: Document, doc_b: Document, text_a: str, text_b: str) -> tup
         da, db = getter(doc_a, text_a), getter(doc_b, text_b)
         if da is not None and db is not None and da != db:
             first, second = (doc_a, doc_b) if da < db else (doc_b, doc_a)
-            return first.id, second.id, f"{name}: {min(da, db).date()} before {max(da, db).date()}"
+            early, late = min(da, db), max(da, db)
+            # Same day: the time is what orders them, so the reason shows it.
+            shown = (lambda d: d.date().isoformat()) if early.date() != late.date() else (lambda d: d.isoformat(" ", "minutes"))
+            return first.id, second.id, f"{name}: {shown(early)} before {shown(late)}"
     spec_a, detail_a = specificity(text_a)
     spec_b, detail_b = specificity(text_b)
     if abs(spec_a - spec_b) >= SPECIFICITY_MARGIN:

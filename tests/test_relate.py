@@ -75,3 +75,15 @@ def test_clusters_are_connected_components():
     assert labels[4] == labels[5] != labels[0]
     assert labels[3] == -1
     assert set(np.unique(labels[labels >= 0])) == {0, 1}
+
+
+def test_same_day_direction_reason_shows_the_times():
+    from dedup.relate import direction
+
+    early = Document("early", "x", date="2004-12-08T04:05:59+00:00")
+    late = Document("late", "y", date="2004-12-08T06:34:29+00:00")
+    source, derivative, reason = direction(late, early, "y", "x")
+    assert (source, derivative) == ("early", "late")
+    assert "04:05" in reason and "06:34" in reason
+    next_day = Document("next", "z", date="2004-12-09")
+    assert direction(early, next_day, "x", "z")[2] == "date field: 2004-12-08 before 2004-12-09"
