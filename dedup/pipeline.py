@@ -278,7 +278,7 @@ class Scanner:
         while pending:
             collect()
         prepared = Prepared.join(prepared_parts)
-        del prepared_parts
+        prepared_parts.clear()  # the joined copy is all that is needed from here
         sources = [d.source for d in docs]
         cleaner.fit_prepared(prepared, sources)
         texts = cleaner.transform_prepared(prepared)

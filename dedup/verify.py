@@ -18,9 +18,7 @@ scan and diff never disagree about which sentences match.
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import re
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
@@ -33,6 +31,7 @@ from sklearn.utils import murmurhash3_32
 from dedup.fingerprint import ranks_within
 from dedup.fidelity import figures, fidelity, fidelity_features
 from dedup.ngram_hash import ngram_counts
+from dedup.workers import worker_pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,11 +208,10 @@ class SentenceVectorizer:
         sentences = list(sentences) or [""]
         parts = [sentences[k:k + HASH_CHUNK] for k in range(0, len(sentences), HASH_CHUNK)]
         jobs_args = [(part, self.n_features) for part in parts]
-        if jobs <= 1 or len(parts) < 4 or "fork" not in mp.get_all_start_methods():
+        if jobs <= 1 or len(parts) < 4:
             done = [_hash_sentences(job) for job in jobs_args]
-        else:
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("fork")) as pool:
-                done = list(pool.map(_hash_sentences, jobs_args))
+        else:  # the scan's shared pool: no process start per call (one call per verify block)
+            done = list(worker_pool(jobs).map(_hash_sentences, jobs_args))
         if len(done) == 1:
             return done[0]
         return sp.vstack([w for w, _ in done], format="csr"), sp.vstack([c for _, c in done], format="csr")

@@ -49,3 +49,15 @@ def test_ngram_counts_ascii_batch_counts_repeats():
     assert word.sum() == 4 + 3  # four unigrams, three bigrams
     assert sorted(word.data.tolist()) == [1.0, 2.0, 2.0, 2.0]  # "cat the" once; the, cat, "the cat" twice
     assert char.sum() == 4 * (3 + 2 + 1)  # " the " has 3 trigrams, 2 four-grams, 1 five-gram
+
+
+def test_sentence_counts_on_the_worker_pool_equal_one_process(monkeypatch):
+    import dedup.verify as verify
+
+    monkeypatch.setattr(verify, "HASH_CHUNK", 3)  # 14 parts: the pool path
+    sentences = [f"Sentence {k} says Pyongyang sent {k * 7} shells and {k} units." for k in range(40)]
+    vectorizer = verify.SentenceVectorizer()
+    one, pooled = vectorizer.counts(sentences, jobs=1), vectorizer.counts(sentences, jobs=2)
+    for a, b in zip(one, pooled):
+        assert a.shape == b.shape == (40, vectorizer.n_features)
+        assert (a != b).nnz == 0
