@@ -756,29 +756,28 @@ def _pool_transform(task: tuple) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 
 
-def _scan_batch(copy: Fingerprinter, rewrite: Fingerprinter, texts: Sequence[str]) -> tuple:
+def _compacted(signatures: np.ndarray, compact: bool) -> np.ndarray:
+    """Signatures cut to their low 16 bits when `compact` (see `scan_fingerprints`)."""
+    return signatures.astype(np.uint16) if compact else signatures
+
+
+def _scan_batch(copy: Fingerprinter, rewrite: Fingerprinter, texts: Sequence[str], compact: bool = False) -> tuple:
     """(copy signatures, rewrite feature hashes, their offsets, anchor hashes, anchor offsets)
     of one batch; the channels share one pass over the bytes, and the copy channel's tokens
     serve the anchors. Rewrite signatures wait for the corpus' word frequencies."""
     plain, joined = tokenise_batch_twice(texts)
     token_hashes, token_offsets = plain[0], plain[1]
-    copy_sigs = copy.minhasher.signatures(*kgram_hashes(token_hashes, token_offsets, copy.shingle_size))
+    copy_sigs = _compacted(copy.minhasher.signatures(*kgram_hashes(token_hashes, token_offsets, copy.shingle_size)),
+                           compact)
     anchors, anchor_offsets = passage_anchors(token_hashes, token_offsets)
     del plain
     features, feature_offsets = rewrite_features(texts, rewrite.rewrite_bigrams, tokens=joined)
     return copy_sigs, features, feature_offsets, anchors, anchor_offsets
 
 
-def _compact_scan_batch(copy: Fingerprinter, rewrite: Fingerprinter, texts: Sequence[str]) -> tuple:
-    """`_scan_batch` with copy signatures cut to their low 16 bits (see `scan_fingerprints`)."""
-    copy_sigs, *rest = _scan_batch(copy, rewrite, texts)
-    return (copy_sigs.astype(np.uint16), *rest)
-
-
 def _pool_scan_batch(task: tuple) -> tuple:
     copy_config, rewrite_config, texts, compact = task
-    run = _compact_scan_batch if compact else _scan_batch
-    return run(_worker_fingerprinter(copy_config), _worker_fingerprinter(rewrite_config), texts)
+    return _scan_batch(_worker_fingerprinter(copy_config), _worker_fingerprinter(rewrite_config), texts, compact)
 
 
 # Frequent words out of the rewrite channel. A word in many documents ("said", "mln", "pct",
@@ -835,8 +834,7 @@ def drop_frequent_words(features: np.ndarray, offsets: np.ndarray) -> tuple[np.n
 
 def _pool_signatures(task: tuple) -> np.ndarray:
     config, features, offsets, compact = task
-    signatures = _worker_fingerprinter(config).minhasher.signatures(features, offsets)
-    return signatures.astype(np.uint16) if compact else signatures
+    return _compacted(_worker_fingerprinter(config).minhasher.signatures(features, offsets), compact)
 
 
 def _rewrite_signatures(rewrite: Fingerprinter, features: np.ndarray, offsets: np.ndarray, compact: bool,
@@ -882,8 +880,7 @@ def scan_fingerprints(
         tasks = [(copy._config(), rewrite._config(), texts[b], compact) for b in batches]
         parts = list(worker_pool(jobs).map(_pool_scan_batch, tasks))
     else:
-        run = _compact_scan_batch if compact else _scan_batch
-        parts = [run(copy, rewrite, texts[b]) for b in batches]
+        parts = [_scan_batch(copy, rewrite, texts[b], compact) for b in batches]
     copy_sigs = np.concatenate([p[0] for p in parts])
     features, feature_offsets = _concat_csr([(p[1], p[2]) for p in parts])
     anchors, anchor_offsets = _concat_csr([(p[3], p[4]) for p in parts])
