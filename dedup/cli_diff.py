@@ -75,7 +75,7 @@ def diff(
 ) -> None:
     """Show, claim by claim, what B changed relative to A: figures, dates, names, attributions,
     quotes, hedges, then wording; and the claims added or dropped."""
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)  # an error or warning stays one line, however long the path
     if format not in FORMATS:
         err.print(f"error: --format must be one of {', '.join(FORMATS)}, not {format!r}")
         raise typer.Exit(2)
