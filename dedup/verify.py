@@ -29,7 +29,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
 from dedup.fingerprint import ranks_within
-from dedup.fidelity import figures, fidelity, fidelity_features
+from dedup.fidelity import copied, figures, fidelity, fidelity_features
 from dedup.ngram_hash import ngram_counts
 from dedup.workers import worker_pool
 
@@ -299,6 +299,7 @@ GAP_SIMILARITY = 0.25  # between two anchors, order itself is evidence: accept a
 REORDER_SIMILARITY = 0.40  # out of order, demand more
 MERGE_GAIN = 0.03  # a 1-2 / 2-1 merge must raise the link similarity by this much
 VERBATIM_SIMILARITY = 0.85  # near-verbatim link (copy-editing at most)
+COPIED_FIDELITY = 0.98  # link fidelity of a copied sentence: what `fidelity` gives a verbatim one
 
 
 class Verifier:
@@ -349,16 +350,15 @@ class Verifier:
         """Claim fidelity (0-1) of each link: same claims, or same topic with other facts?"""
         if not alignment.links:
             return np.zeros(0)
-        rows = [
-            fidelity_features(
-                " ".join(alignment.a_sentences[i].text for i in link.a),
-                " ".join(alignment.b_sentences[j].text for j in link.b),
-                link.similarity,
-                self.vectorizer.word_weight,
-            )
-            for link in alignment.links
-        ]
-        return fidelity(np.vstack(rows))
+        texts = [(" ".join(alignment.a_sentences[i].text for i in link.a),
+                  " ".join(alignment.b_sentences[j].text for j in link.b)) for link in alignment.links]
+        scores = fidelity(np.vstack([fidelity_features(a, b, link.similarity, self.vectorizer.word_weight)
+                                     for (a, b), link in zip(texts, alignment.links)]))
+        if len(alignment.a_sentences) > 1 or len(alignment.b_sentences) > 1:
+            # In a document pair a copied sentence (a clause cut or added) is derivation evidence
+            # as strong as a faithful one. Two single sentences are judged on their claims alone.
+            scores = np.maximum(scores, [COPIED_FIDELITY if copied(a, b) else 0.0 for a, b in texts])
+        return scores
 
     def align_rows(
         self, sa: list[Sentence], sb: list[Sentence],

@@ -1,0 +1,52 @@
+"""Claim fidelity of aligned sentences, and copied sentences as derivation evidence."""
+from __future__ import annotations
+
+import numpy as np
+
+from dedup.fidelity import FEATURE_NAMES, copied, fidelity, fidelity_features
+from dedup.verify import Verifier
+
+SOURCE = "Yucaipa owned Dominick's before selling the chain to Safeway in 1998 for $2.5 billion."
+
+
+def _fidelity(a: str, b: str) -> float:
+    verifier = Verifier().fit([a, b])
+    similarity = float((verifier.vectorizer.transform([a]) @ verifier.vectorizer.transform([b]).T).toarray()[0, 0])
+    return float(fidelity(fidelity_features(a, b, similarity, verifier.vectorizer.word_weight)))
+
+
+def test_feature_vector_matches_names_and_ngram_shares_are_bounded():
+    row = fidelity_features(SOURCE, "Yucaipa sold Dominick's to Safeway in 1998.", 0.5, lambda word: 1.0)
+    assert row.shape == (len(FEATURE_NAMES),)
+    ngram_columns = [k for k, name in enumerate(FEATURE_NAMES) if "gram_" in name]
+    assert len(ngram_columns) == 10 and np.all((row[ngram_columns] >= 0) & (row[ngram_columns] <= 1))
+    # lower share first, then higher, for every n
+    assert all(row[k] <= row[k + 1] for k in ngram_columns[::2])
+
+
+def test_same_claims_reworded_score_well_above_other_facts_about_the_same_deal():
+    reworded = "Yucaipa had owned Dominick's before it sold the chain to Safeway in 1998 for $2.5 billion."
+    other_figures = "Yucaipa bought Dominick's in 1995 for $693 million and sold it to Safeway for $1.8 billion in 1998."
+    assert _fidelity(SOURCE, reworded) > 0.5
+    assert _fidelity(SOURCE, reworded) > _fidelity(SOURCE, other_figures) + 0.3
+
+
+def test_copied_means_a_clause_cut_or_added_not_a_filled_in_template():
+    long = ("As a formal theorem, Bayes' theorem is valid in all common interpretations of probability, "
+            "the textbook says.")
+    assert copied(long, "Bayes' theorem is valid in all common interpretations of probability.")
+    # other names and figures break the shared 3-grams
+    assert not copied("Acme Corp said its board declared a quarterly dividend of 11 cts a share, up from 10 cts.",
+                      "Bolt Inc said its board raised its quarterly dividend to 24 cts a share from 20 cts.")
+    assert not copied("Prices rose.", "Prices rose.")  # too short to say
+
+
+def test_a_copied_sentence_counts_as_faithful_in_documents_only():
+    cut = "Bayes' theorem is valid in all common interpretations of probability."
+    long = "As a formal theorem, Bayes' theorem is valid in all common interpretations of probability, the book says."
+    other = "Frequentists assign probabilities to random events by their frequencies of occurrence."
+    verifier = Verifier().fit([long, cut, other])
+    single = verifier.link_fidelities(verifier.align(long, cut))
+    document = verifier.link_fidelities(verifier.align(long + " " + other, cut + " " + other))
+    assert len(single) == 1 and single[0] < 0.9  # two sentences: judged on their claims (a clause is gone)
+    assert len(document) == 2 and document.min() > 0.9  # in a document: copied, so derivation evidence
