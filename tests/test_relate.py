@@ -87,3 +87,29 @@ def test_same_day_direction_reason_shows_the_times():
     assert "04:05" in reason and "06:34" in reason
     next_day = Document("next", "z", date="2004-12-09")
     assert direction(early, next_day, "x", "z")[2] == "date field: 2004-12-08 before 2004-12-09"
+
+
+def test_dated_derivative_that_is_mostly_new_text_is_partial_and_a_cut_down_copy_is_not():
+    """Both pairs have one side covered and the other not; the dates say which is the derivative."""
+    from pathlib import Path
+
+    seeds = Path(__file__).resolve().parent.parent / "seeds"
+    source = (seeds / "000_b7963910c6951773.txt").read_text(encoding="utf-8")
+    host = (seeds / "003_7edcfdb596ca73d0.txt").read_text(encoding="utf-8")
+    paragraphs = [p for p in source.split("\n\n") if p.strip()]
+    short_item = "\n\n".join(paragraphs[:4])  # a short wire item ...
+    pasted = host + "\n\n" + short_item  # ... pasted whole into a longer story
+    cut_down = "\n\n".join(paragraphs[:len(paragraphs) // 3])  # the first third of 000, nothing added
+
+    wire = Document("wire", short_item, date="2025-06-26")
+    paste = Document("paste", pasted, date="2025-06-27")
+    [pair] = scan([wire, paste]).pairs
+    assert (pair.source, pair.derivative, pair.relation) == ("wire", "paste", "partial")
+    undated = scan([Document("wire", short_item), Document("paste", pasted)]).pairs
+    assert [p.relation for p in undated] == ["near_duplicate"]  # no dates: coverage alone decides
+
+    full = Document("full", source, date="2025-06-26")
+    cut = Document("cut", cut_down, date="2025-06-27")
+    [pair] = scan([full, cut]).pairs
+    assert (pair.source, pair.derivative) == ("full", "cut")
+    assert pair.relation == "near_duplicate" and pair.coverage_a < 0.6
