@@ -184,7 +184,7 @@ class Truth:
             positions = {json.loads(line)["id"]: i for i, line in enumerate(handle)}
         self.n_docs = len(positions)
         truth_path = corpus.with_name(corpus.name.removesuffix(".jsonl") + ".truth.jsonl")
-        planted, kinds, natural = [], [], []
+        planted, kinds, expected, natural = [], [], [], []
         with truth_path.open(encoding="utf-8") as handle:
             for line in handle:
                 record = json.loads(line)
@@ -192,10 +192,12 @@ class Truth:
                 if record["family"] == "derived":
                     planted.append(pair)
                     kinds.append(record["kind"])
+                    expected.append(frozenset(record.get("expected", ())))
                 else:
                     natural.append(pair)
         self.planted = np.array(planted, dtype=np.int64).reshape(-1, 2)
         self.kinds = np.array(kinds)
+        self.expected = expected  # the relation labels make_corpus.py expects for each planted pair
         edges = np.concatenate([self.planted, np.array(natural, dtype=np.int64).reshape(-1, 2)])
         graph = sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(self.n_docs,) * 2)
         _, self.family = connected_components(graph, directed=False)
@@ -221,6 +223,17 @@ class Truth:
         }
 
 
+    def label_agreement(self, pairs: np.ndarray, relations: np.ndarray, n_docs: int) -> dict[str, float]:
+        """Per planted kind: the share of found planted pairs whose relation label is one the corpus
+        maker expects (a pasted passage `partial`, a truncation `near_duplicate` or `partial`, ...)."""
+        relation_of = {(int(a), int(b)): str(r) for (a, b), r in zip(pairs, relations)}
+        agree: dict[str, list[bool]] = {}
+        for (a, b), kind, expected in zip(self.planted.tolist(), self.kinds.tolist(), self.expected):
+            if b < n_docs and (a, b) in relation_of:
+                agree.setdefault(kind, []).append(relation_of[(a, b)] in expected)
+        return {kind: round(float(np.mean(hits)), 3) for kind, hits in sorted(agree.items())}
+
+
 def summarise(report: dict, truth: Truth) -> dict:
     """Per-stage docs/s, totals and accuracy of one tool run (the pairs themselves are dropped)."""
     if "failed" in report:
@@ -231,9 +244,10 @@ def summarise(report: dict, truth: Truth) -> dict:
     if len(relations):  # dedup labels its pairs: only derived relations count as found
         derived = np.isin(relations, list(DERIVED_RELATIONS))
         by_relation = {str(k): int(v) for k, v in zip(*np.unique(relations, return_counts=True))}
+        agreement = truth.label_agreement(pairs[derived], relations[derived], n_docs)
         pairs = pairs[derived]
     else:
-        by_relation = None
+        by_relation = agreement = None
     seconds = sum(stages.values())
     fast = sum(stages.get(stage, 0.0) for stage in FAST_STAGES)
     summary = {
@@ -250,6 +264,7 @@ def summarise(report: dict, truth: Truth) -> dict:
     }
     if by_relation is not None:
         summary["pairs_by_relation"] = by_relation
+        summary["label_agreement_by_kind"] = agreement
     if "subsample" in report:
         summary["subsample"] = report["subsample"]
         summary["extrapolated_seconds"] = round(report["extrapolated_seconds"], 1)
@@ -344,6 +359,9 @@ def markdown(results: dict) -> str:
             for tool, t in run["tools"].items():
                 if "recall_by_kind" in t:
                     lines.append(f"| {tool} | " + " | ".join(fmt(t["recall_by_kind"].get(k), 2) for k in kinds) + " |")
+                if t.get("label_agreement_by_kind"):
+                    lines.append(f"| {tool} label as expected | "
+                                 + " | ".join(fmt(t["label_agreement_by_kind"].get(k), 2) for k in kinds) + " |")
             lines.append("")
     if results.get("targets"):
         lines += ["### Targets", "", "| corpus | target | value | goal | met |", "|---|---|---:|---|---|"]
