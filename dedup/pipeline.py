@@ -192,6 +192,7 @@ class Scanner:
     def __init__(self, config: ScanConfig | None = None) -> None:
         self.config = config or ScanConfig()
         self.profile: dict[str, StageStats] = {stage: StageStats() for stage in STAGES}
+        self.doc_keys_: np.ndarray | None = None  # per document, set by the clean stage
 
     @contextmanager
     def _stage(self, name: str, items: int = 0) -> Iterator[StageStats]:
@@ -282,6 +283,7 @@ class Scanner:
         sources = [d.source for d in docs]
         cleaner.fit_prepared(prepared, sources)
         texts = cleaner.transform_prepared(prepared)
+        self.doc_keys_ = prepared.doc_keys  # hash of each text before boilerplate lines go (relate's `exact`)
         del prepared
         total = time.perf_counter() - start
         for name, seconds in (("ingest", read_seconds), ("clean", total - read_seconds)):
@@ -328,9 +330,13 @@ class Scanner:
                                              self.config.workers, self._track, texts, not self.config.related)
                 del matrix
         results = []
+        keys = self.doc_keys_
+        if keys is not None and len(keys) != len(docs):
+            keys = None  # texts that were not cleaned by this scanner
         with self._stage("relate", len(pairs)):
             for i, j, alignment, feats in evidence:
-                rel: Relation = relate_pair(docs[i], docs[j], texts[i], texts[j], feats)
+                identical = keys is not None and keys[i] == keys[j]
+                rel: Relation = relate_pair(docs[i], docs[j], texts[i], texts[j], feats, identical)
                 results.append(PairResult(
                     docs[i].id, docs[j].id, rel.relation, rel.score, rel.source, rel.derivative,
                     rel.direction_reason, feats.coverage_a, feats.coverage_b, None, feats, alignment,

@@ -107,9 +107,14 @@ def derivation_score(f: PairFeatures) -> float:
     return float(max(scores))
 
 
-def label(text_a: str, text_b: str, f: PairFeatures) -> tuple[str, float]:
-    """Relation label and score from the cleaned texts and the pair's features."""
-    if text_a.strip() and normalised(text_a) == normalised(text_b):
+def label(text_a: str, text_b: str, f: PairFeatures, identical: bool = False) -> tuple[str, float]:
+    """Relation label and score from the cleaned texts and the pair's features.
+
+    `identical`: the two texts were the same before the corpus' boilerplate lines were dropped.
+    Those lines are learnt per source, so a copy credited to another outlet can keep a line
+    that its source's documents lose: still `exact`.
+    """
+    if text_a.strip() and (identical or normalised(text_a) == normalised(text_b)):
         return "exact", 1.0
     score = derivation_score(f)
     best_coverage = max(f.coverage_a, f.coverage_b)
@@ -229,7 +234,8 @@ def direction(doc_a: Document, doc_b: Document, text_a: str, text_b: str) -> tup
     return None, None, None
 
 
-def relate_pair(doc_a: Document, doc_b: Document, text_a: str, text_b: str, features: PairFeatures) -> Relation:
+def relate_pair(doc_a: Document, doc_b: Document, text_a: str, text_b: str, features: PairFeatures,
+                identical: bool = False) -> Relation:
     """Label, score and direction of one verified pair (direction only for derived pairs).
 
     Once dates say which side is the derivative, a copy whose derivative is mostly new text is
@@ -238,7 +244,7 @@ def relate_pair(doc_a: Document, doc_b: Document, text_a: str, text_b: str, feat
     kept (a cut-down copy). Coverage alone cannot tell these apart: both have one side covered
     and the other not. Undated pairs keep `label`'s verdict: specificity is too weak a guide.
     """
-    relation, score = label(text_a, text_b, features)
+    relation, score = label(text_a, text_b, features, identical)
     source = derivative = reason = None
     if relation in DERIVED:
         source, derivative, reason = direction(doc_a, doc_b, text_a, text_b)

@@ -113,3 +113,17 @@ def test_dated_derivative_that_is_mostly_new_text_is_partial_and_a_cut_down_copy
     [pair] = scan([full, cut]).pairs
     assert (pair.source, pair.derivative) == ("full", "cut")
     assert pair.relation == "near_duplicate" and pair.coverage_a < 0.6
+
+
+def test_a_copy_credited_to_another_outlet_is_exact_though_its_source_loses_a_footer():
+    """The footer recurs across one outlet's documents, so the cleaner drops it there only."""
+    footer = "Acme Wire is read in forty harbour towns every morning."
+    stories = [f"Story {k}: the council voted {k} times on the budget of the harbour {'district ' * k}today."
+               for k in range(1, 7)]
+    docs = [Document(f"wire-{k}", f"{story}\n\n{footer}", source="Acme Wire") for k, story in enumerate(stories)]
+    copied_text = docs[0].text
+    docs.append(Document("copy", copied_text, source="Other Daily"))
+    result = scan(docs, related=True)
+    pair = next(p for p in result.pairs if {p.a, p.b} == {"wire-0", "copy"})
+    assert footer not in result.cleaned["wire-0"] and footer in result.cleaned["copy"]
+    assert pair.relation == "exact"
