@@ -5,6 +5,7 @@
 Writes three files next to each other:
   corpus-10k.jsonl        one article a line: id, text, date, source, title
   corpus-10k.truth.jsonl  one planted pair a line: a (source id), b (derivative id), kind, family, expected
+  corpus-10k.provenance.npz  per document, the real sentences it was made from (see run.py's precision)
   corpus-10k.meta.json    the parameters and counts, so a result can be traced to its corpus
 
 How the corpus is made (and why):
@@ -217,6 +218,8 @@ class CorpusMaker:
         self.seed = seed
         self.size = size
         self.sentences = [s for article in articles for p in article.paragraphs for s in p]
+        # Article j's sentences are self.sentences[first_sentence[j]:first_sentence[j + 1]].
+        self.first_sentence = np.cumsum([0] + [sum(len(p) for p in a.paragraphs) for a in articles])
         self.sentence_tokens = [tuple(s.split()) for s in self.sentences]
         self.lengths = [article.n_words for article in articles]
         layout = random.Random(f"{seed}:layout")
@@ -238,15 +241,19 @@ class CorpusMaker:
     def doc_id(self, i: int) -> str:
         return f"doc-{i:07d}"
 
-    def spliced(self, rng: random.Random, n_words: int) -> list[list[str]]:
+    def spliced(self, rng: random.Random, n_words: int, drawn: list[int] | None = None) -> list[list[str]]:
         """Paragraphs of random real sentences until `n_words`, a quarter of their words substituted and digits
-        remapped, so that two spliced articles drawing the same sentence still share few of its 5-grams."""
+        remapped, so that two spliced articles drawing the same sentence still share few of its 5-grams.
+        The index of each sentence drawn is appended to `drawn` (the document's provenance)."""
         digits = list("0123456789")
         rng.shuffle(digits)
         table = str.maketrans("0123456789", "".join(digits))
         picked, total = [], 0
         while total < n_words:
-            words = self.sentence_tokens[rng.randrange(len(self.sentence_tokens))]
+            index = rng.randrange(len(self.sentence_tokens))
+            if drawn is not None:
+                drawn.append(index)
+            words = self.sentence_tokens[index]
             if len(words) >= 4:
                 words = list(words)
                 for at in rng.sample(range(len(words)), int(len(words) * SPLICE_SUBSTITUTION + rng.random())):
@@ -260,21 +267,26 @@ class CorpusMaker:
             at += step
         return paragraphs
 
-    def base(self, i: int) -> tuple[str, list[list[str]], str, datetime, str]:
-        """(text, paragraphs, title, date, source) of base slot `i`."""
+    def base(self, i: int) -> tuple[str, list[list[str]], str, datetime, str, list[int]]:
+        """(text, paragraphs, title, date, source, provenance) of base slot `i`; the provenance lists the
+        real sentences it is made of (indices into `self.sentences`)."""
         rng = self.rng(i, "base")
         if i in self.real_at:
-            article = self.articles[self.real_at[i]]
+            j = self.real_at[i]
+            article = self.articles[j]
             date = article.date or datetime(2004, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randrange(2 * 365 * 86400))
-            return article.text, article.paragraphs, article.title, date, article.source
-        paragraphs = self.spliced(rng, rng.choice(self.lengths))
+            provenance = list(range(int(self.first_sentence[j]), int(self.first_sentence[j + 1])))
+            return article.text, article.paragraphs, article.title, date, article.source, provenance
+        provenance: list[int] = []
+        paragraphs = self.spliced(rng, rng.choice(self.lengths), provenance)
         title = WHITESPACE_RE.sub(" ", " ".join(paragraphs[0][0].split()[:8])).strip(" ,.;:")
         date = datetime(2010, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=rng.randrange(15 * 365 * 86400))
-        return render(paragraphs), paragraphs, title, date, f"outlet-{rng.randrange(N_OUTLETS):03d}"
+        return render(paragraphs), paragraphs, title, date, f"outlet-{rng.randrange(N_OUTLETS):03d}", provenance
 
     def derive(self, kind: str, paragraphs: list[list[str]], text: str, rng: random.Random,
-               outlet: str) -> str:
-        """The text of a derivative of `kind` made from its source's paragraphs."""
+               outlet: str, drawn: list[int] | None = None) -> str:
+        """The text of a derivative of `kind` made from its source's paragraphs (real sentences it adds
+        beyond the source's are appended to `drawn`)."""
         if kind == "exact":
             return text
         if kind == "word_edits":
@@ -286,7 +298,7 @@ class CorpusMaker:
             keep = max(1, int(round(len(flat) * rng.uniform(0.5, 0.7))))
             return render(regroup(flat[:keep], paragraphs))
         if kind == "insertion":
-            extra = [s for p in self.spliced(rng, rng.randint(30, 70)) for s in p]
+            extra = [s for p in self.spliced(rng, rng.randint(30, 70), drawn) for s in p]
             at = rng.randint(1, len(paragraphs)) if len(paragraphs) > 1 else 1
             return render(paragraphs[:at] + [extra] + paragraphs[at:])
         if kind == "boilerplate":
@@ -295,31 +307,31 @@ class CorpusMaker:
             bottom.append(f"(c) {rng.randint(2015, 2025)} {outlet}. All rights reserved.")
             return "\n".join(top) + "\n\n" + render(paragraphs) + "\n\n" + "\n".join(bottom)
         if kind == "partial_paste":
-            host = self.spliced(rng, rng.choice(self.lengths))
+            host = self.spliced(rng, rng.choice(self.lengths), drawn)
             return render(paste(paragraphs, host, rng))
         raise ValueError(f"unknown kind {kind!r}")
 
-    def documents(self) -> Iterator[tuple[dict, dict | None]]:
-        """(document, planted pair or None) for every slot, in order."""
+    def documents(self) -> Iterator[tuple[dict, dict | None, list[int]]]:
+        """(document, planted pair or None, provenance) for every slot, in order."""
         for i in range(self.size):
             if not self.is_derived[i]:
-                text, _, title, date, source = self.base(i)
+                text, _, title, date, source, provenance = self.base(i)
                 yield {"id": self.doc_id(i), "text": text, "date": date.isoformat(), "source": source,
-                       "title": title}, None
+                       "title": title}, None, provenance
                 continue
             rng = self.rng(i, "derived")
             src = self.base_slots[rng.randrange(bisect.bisect_left(self.base_slots, i))]
-            src_text, src_paragraphs, src_title, src_date, src_source = self.base(src)
+            src_text, src_paragraphs, src_title, src_date, src_source, provenance = self.base(src)
             kind = rng.choice(KINDS)
             outlet = f"outlet-{rng.randrange(N_OUTLETS):03d}"
             if outlet == src_source:
                 outlet = f"outlet-{(int(outlet[-3:]) + 1) % N_OUTLETS:03d}"
-            text = self.derive(kind, src_paragraphs, src_text, rng, outlet)
+            text = self.derive(kind, src_paragraphs, src_text, rng, outlet, provenance)
             date = src_date + timedelta(seconds=rng.randint(600, 5 * 86400))
             yield ({"id": self.doc_id(i), "text": text, "date": date.isoformat(), "source": outlet,
                     "title": src_title},
                    {"a": self.doc_id(src), "b": self.doc_id(i), "kind": kind, "family": "derived",
-                    "expected": EXPECTED_LABELS[kind]})
+                    "expected": EXPECTED_LABELS[kind]}, provenance)
 
 
 def render(paragraphs) -> str:
@@ -408,12 +420,18 @@ def source_paths(patterns: list[str] | None) -> list[Path]:
     return paths
 
 
-def write_corpus(maker: CorpusMaker, out: Path, truth: Path) -> dict:
-    """Stream the documents and planted pairs to disk; the natural pairs among real bases go to `truth` too."""
+def write_corpus(maker: CorpusMaker, out: Path, truth: Path, provenance_path: Path) -> dict:
+    """Stream the documents and planted pairs to disk; the natural pairs among real bases go to `truth` too,
+    and each document's provenance (the real sentences it was made from) to `provenance_path` (.npz: `ids`
+    and CSR `offsets`, one row a document in corpus order)."""
     counts = dict.fromkeys(KINDS, 0)
     words = 0
+    ids: list[np.ndarray] = []
+    sizes: list[int] = []
     with out.open("w", encoding="utf-8") as docs, truth.open("w", encoding="utf-8") as pairs:
-        for doc, planted in maker.documents():
+        for doc, planted, provenance in maker.documents():
+            ids.append(np.unique(np.array(provenance, dtype=np.int32)))
+            sizes.append(len(ids[-1]))
             docs.write(json.dumps(doc, ensure_ascii=False) + "\n")
             words += len(doc["text"].split())
             if planted:
@@ -425,6 +443,9 @@ def write_corpus(maker: CorpusMaker, out: Path, truth: Path) -> dict:
             pairs.write(json.dumps({"a": maker.doc_id(slots[x]), "b": maker.doc_id(slots[y]), "kind": "natural",
                                     "family": "unknown", "jaccard": round(jaccard, 3),
                                     "containment": round(containment, 3)}) + "\n")
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=offsets[1:])
+    np.savez_compressed(provenance_path, ids=np.concatenate(ids) if ids else np.zeros(0, np.int32), offsets=offsets)
     return {"planted": counts, "natural": len(naturals), "real_bases": len(maker.real_at),
             "spliced_bases": len(maker.base_slots) - len(maker.real_at), "mean_words": words / max(1, maker.size)}
 
@@ -448,10 +469,12 @@ def main(argv: list[str] | None = None) -> None:
     stem = args.out.name.removesuffix(".jsonl")
     truth = args.out.with_name(stem + ".truth.jsonl")
     maker = CorpusMaker(articles, args.size, args.derived, args.seed)
-    summary = write_corpus(maker, args.out, truth)
+    provenance = args.out.with_name(stem + ".provenance.npz")
+    summary = write_corpus(maker, args.out, truth, provenance)
     meta = {"size": args.size, "seed": args.seed, "derived_share": args.derived,
             "sources": [os.path.relpath(p, REPO_ROOT) for p in paths], "real_articles_available": len(articles),
-            "truth": truth.name, **summary, "seconds": round(time.perf_counter() - started, 1)}
+            "truth": truth.name, "provenance": provenance.name, **summary,
+            "seconds": round(time.perf_counter() - started, 1)}
     args.out.with_name(stem + ".meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta))
 
