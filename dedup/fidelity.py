@@ -111,7 +111,9 @@ def _grams(text: str) -> tuple[frozenset, ...]:
 
 
 def _gram_precisions(a: str, b: str) -> list[float]:
-    """For each n-gram set: (shared / |A's|, shared / |B's|) as (lower, higher); 0 when a side has none."""
+    """For each n-gram set: (shared / |A's|, shared / |B's|) as (lower, higher); 0 when one side has
+    none, 1 when neither has (too short for n-grams of that size: no difference at that size). So
+    a sentence paired with itself scores 1 on all of them whatever its length."""
     out: list[float] = []
     for grams_a, grams_b in zip(_grams(a), _grams(b)):
         if grams_a and grams_b:
@@ -119,7 +121,7 @@ def _gram_precisions(a: str, b: str) -> list[float]:
             share_a, share_b = shared / len(grams_a), shared / len(grams_b)
             out += [min(share_a, share_b), max(share_a, share_b)]
         else:
-            out += [0.0, 0.0]
+            out += [0.0, 0.0] if grams_a or grams_b else [1.0, 1.0]
     return out
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from dedup.fidelity import FEATURE_NAMES, copied, fidelity, fidelity_features
 from dedup.verify import Verifier
@@ -50,3 +51,11 @@ def test_a_copied_sentence_counts_as_faithful_in_documents_only():
     document = verifier.link_fidelities(verifier.align(long + " " + other, cut + " " + other))
     assert len(single) == 1 and single[0] < 0.9  # two sentences: judged on their claims (a clause is gone)
     assert len(document) == 2 and document.min() > 0.9  # in a document: copied, so derivation evidence
+
+
+def test_a_sentence_paired_with_itself_is_as_faithful_whatever_its_length():
+    """The verify fast path relies on this: a verbatim link's fidelity depends only on whether
+    the sentence has content words, not on how many n-grams it has."""
+    short, long = "Prices rose.", "Shares of Acme rose sharply on Monday after the company reported record profits."
+    same = [float(fidelity(fidelity_features(t, t, 1.0, lambda word: 1.0))) for t in (short, long)]
+    assert same[0] == pytest.approx(same[1]) and same[0] > 0.9
