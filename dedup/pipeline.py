@@ -28,6 +28,7 @@ from threadpoolctl import threadpool_limits
 from dedup.candidates import LSHBanding, SharedPassages, merge_pairs
 from dedup.clean import Cleaner, Prepared, prepare
 from dedup.document import Document, Skip
+from dedup.fastverify import VerbatimFacts, decide, sentence_table
 from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
@@ -68,6 +69,9 @@ class ScanConfig:
     related: bool = False  # also return `related` and `template` pairs
     clusters: bool = False
     progress: bool = False  # rich progress bars on stderr
+    # Decide verbatim copies (one side's sentences all in the other, in order) without
+    # aligning them: the same labels and features (dedup.fastverify); off = align every pair.
+    fast_verify: bool = True
 
     @property
     def workers(self) -> int:
@@ -310,9 +314,18 @@ class Scanner:
             self.verifier_ = verifier
             all_sentences, full_matrix = self._fit_idf(verifier.vectorizer, texts, pairs, all_sentences)
             evidence = []
+            if self.config.fast_verify and len(pairs):
+                table = sentence_table(all_sentences)
+                verdicts = decide(pairs, table, VerbatimFacts(table, verifier.vectorizer.word_weight), DOC_COSINE_FLOOR)
+                del table
+                evidence += [(i, j, None, f) for (i, j), f in zip(verdicts.pairs.tolist(), verdicts.features)]
+                self.fast_decided_ = len(verdicts.pairs)
+                pairs = verdicts.rest
             # Blocks of pairs whose documents' sentence vectors fit the memory budget; on a small
             # corpus there is one block and the vectors computed for the IDF are reused.
             for block in self._pair_blocks(pairs, all_sentences, full_matrix is not None):
+                if len(block) == 0:
+                    continue
                 order = [int(i) for i in np.unique(block.ravel())]
                 starts = np.cumsum([0] + [len(all_sentences[i]) for i in order])
                 if full_matrix is not None:
@@ -448,6 +461,7 @@ class Scanner:
 
     verifier_: Verifier | None = None
     prefiltered_: int = 0
+    fast_decided_: int = 0
 
 
 # State shared with forked verify workers (read-only, inherited copy-on-write, never pickled).
