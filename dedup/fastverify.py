@@ -22,13 +22,19 @@ its similarity rounding (1e-6 per link); see tests/test_fastverify.py.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from dedup.fidelity import STOPWORDS, fidelity, fidelity_features, tokens
 from dedup.fingerprint import ranks_within
-from dedup.verify import PairFeatures, Sentence, _figures
+from dedup.verify import _FIGURE_WORD, PairFeatures, Sentence
+
+# Shortcuts for `fidelity.tokens` (lower-cased [a-z0-9] runs) and `fidelity.figures` (\d runs).
+_ANY_TOKEN = re.compile(r"[a-z0-9]")
+_SURE_CONTENT = re.compile(r"[0-9]|[a-z]{%d,}" % (max(len(w) for w in STOPWORDS) + 1))
+_DIGIT = re.compile(r"\d")
 
 # Pairs joined at once: their sentence rows (two int64 arrays a side) stay near 100 MB.
 PAIR_CHUNK = 200_000
@@ -90,20 +96,26 @@ class VerbatimFacts:
         self._by_class: dict[tuple[bool, bool], float] = {}
 
     def fill(self, ids: np.ndarray) -> None:
-        """Compute the facts of the sentence ids not seen yet."""
+        """Compute the facts of the sentence ids not seen yet (a few regex searches each)."""
         todo = np.unique(ids)
         todo = todo[np.isnan(self.fidelity[todo])]
         texts = self.table.texts
         for k in todo.tolist():
             text = texts[k]
-            words = tokens(text)
-            key = (bool(words), not STOPWORDS.issuperset(words))
+            lower = text.lower()
+            has_token = _ANY_TOKEN.search(lower) is not None
+            # A digit or a run of 9+ letters is part of a token no stopword matches; only
+            # sentences without one are tokenised to look for a content word.
+            has_content = has_token and (_SURE_CONTENT.search(lower) is not None
+                                         or not STOPWORDS.issuperset(tokens(text)))
+            key = (has_token, has_content)
             value = self._by_class.get(key)
             if value is None:
                 value = float(fidelity(fidelity_features(text, text, 1.0, self.weight)))
                 self._by_class[key] = value
             self.fidelity[k] = value
-            self.figures[k] = bool(_figures(text))
+            # `verify._figures` is non-empty exactly when a digit or a figure word occurs.
+            self.figures[k] = _DIGIT.search(text) is not None or _FIGURE_WORD.search(text) is not None
 
 
 def decide(pairs: np.ndarray, table: SentenceTable, facts: VerbatimFacts, cosine_floor: float) -> FastVerdicts:
