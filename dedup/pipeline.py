@@ -33,8 +33,8 @@ from dedup.fastverify import VerbatimFacts, decide, sentence_table
 from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
-from dedup.verify import (Alignment, GroupSimilarities, PairFeatures, Sentence, Verifier, adjacent_dots,
-                          split_sentences)
+from dedup.verify import (VERBATIM_SIMILARITY, Alignment, GroupSimilarities, PairFeatures, Sentence, Verifier,
+                          adjacent_dots, split_sentences)
 from dedup.workers import close_pools, worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
@@ -48,6 +48,8 @@ DOC_COSINE_FLOOR = 0.15
 CLEAN_CHUNK = 500
 # LSH pairs whose Jaccard is estimated at once (two gathered uint16 signature rows each: 8 MB).
 ESTIMATE_CHUNK = 1 << 14
+# Documents per sentence-splitting task on the worker pool.
+SPLIT_CHUNK = 1_000
 # Pairs whose document-vector cosines the prefilter takes at once (~50 KB each).
 PREFILTER_CHUNK = 5_000
 # Sentences whose TF-IDF rows are held at once during verify (~3 KB each: about 1 GB).
@@ -175,6 +177,20 @@ def _clean_chunk(texts: list[str], sources: list[str], min_chars: int) -> tuple[
         head = text[:DATELINE_CHARS]
         heads.append(head if dateline_date(head) is not None else "")
     return prepare(texts, sources, min_chars), heads
+
+
+def _distinct_rows(vectorizer, sentences: list[str], jobs: int):
+    """TF-IDF rows of sentences, each distinct text hashed once (copies share most sentences:
+    corpus-100k's documents in pairs have 463k sentences, 358k distinct)."""
+    index: dict[str, int] = {}
+    ids = np.fromiter((index.setdefault(text, len(index)) for text in sentences), dtype=np.int64, count=len(sentences))
+    rows = vectorizer.transform(list(index), jobs)
+    return rows if len(index) == len(sentences) else rows[ids]
+
+
+def _split_texts(texts: list[str]) -> list[list[Sentence]]:
+    """Sentences of each text (worker side)."""
+    return [split_sentences(text) for text in texts]
 
 
 def _estimate_at_least(pairs: np.ndarray, sigs: np.ndarray, floor: float) -> np.ndarray:
@@ -336,8 +352,8 @@ class Scanner:
                     needed = np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
                     matrix = full_matrix[needed]
                 else:
-                    matrix = verifier.vectorizer.transform([s.text for i in order for s in all_sentences[i]],
-                                                           self.config.workers)
+                    matrix = _distinct_rows(verifier.vectorizer, [s.text for i in order for s in all_sentences[i]],
+                                            self.config.workers)
                 rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
                 block = self._prefilter(block, order, starts, matrix)
                 evidence += _verify_parallel(verifier, all_sentences, matrix, rows, block.tolist(),
@@ -367,10 +383,12 @@ class Scanner:
         jobs = self.config.workers
         sentences: list[list[Sentence] | None] = list(all_sentences) if all_sentences is not None else [None] * len(texts)
         held = 0
-        for k in range(len(texts)):  # split in order until the corpus proves too large to hash whole
-            if sentences[k] is None:
-                sentences[k] = split_sentences(texts[k])
-            held += len(sentences[k])
+        step = SPLIT_CHUNK * max(1, jobs)
+        # Split in order, a batch of documents at a time (on the workers), until the corpus
+        # proves too large to hash whole; splitting a few documents more changes nothing.
+        for begin in range(0, len(texts), step):
+            self._split(texts, sentences, range(begin, min(len(texts), begin + step)))
+            held += sum(len(sentences[k]) for k in range(begin, min(len(texts), begin + step)))
             if held > vectorizer.max_fit_sentences:
                 break
         else:
@@ -378,19 +396,29 @@ class Scanner:
         rng = np.random.default_rng(vectorizer.seed)
         sample = np.sort(rng.choice(len(texts), size=min(len(texts), vectorizer.max_fit_sentences // 20),
                                     replace=False))
-        for k in sample:
-            if sentences[k] is None:
-                sentences[k] = split_sentences(texts[k])
+        self._split(texts, sentences, sample.tolist())
         fit_on = [s.text for k in sample for s in sentences[k]][: vectorizer.max_fit_sentences]
         vectorizer.fit_counts(*vectorizer.counts(fit_on, jobs))
         in_pairs = np.zeros(len(texts), dtype=bool)
         in_pairs[np.asarray(pairs, dtype=np.int64).ravel()] = True
-        for k in range(len(texts)):
-            if not in_pairs[k]:
-                sentences[k] = []
-            elif sentences[k] is None:
-                sentences[k] = split_sentences(texts[k])
+        for k in np.flatnonzero(~in_pairs).tolist():
+            sentences[k] = []
+        self._split(texts, sentences, np.flatnonzero(in_pairs).tolist())
         return sentences, None
+
+    def _split(self, texts: list[str], sentences: list, indices) -> None:
+        """Fill sentences[k] = split_sentences(texts[k]) where still None, on the shared worker
+        pool when there are many (the split is Python per sentence: 11 s of corpus-100k's verify)."""
+        todo = [k for k in indices if sentences[k] is None]
+        jobs = self.config.workers
+        if jobs <= 1 or len(todo) < 2 * SPLIT_CHUNK:
+            for k in todo:
+                sentences[k] = split_sentences(texts[k])
+            return
+        chunks = [[texts[k] for k in todo[lo:lo + SPLIT_CHUNK]] for lo in range(0, len(todo), SPLIT_CHUNK)]
+        done = worker_pool(jobs).map(_split_texts, chunks)
+        for k, split in zip(todo, (doc for part in done for doc in part)):
+            sentences[k] = split
 
     def _pair_blocks(self, pairs: np.ndarray, all_sentences: list[list[Sentence]], whole: bool):
         """Consecutive blocks of pairs whose documents hold at most BLOCK_SENTENCES sentences.
@@ -504,8 +532,32 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: l
             if skip_related and _cannot_be_derived(verifier, sim, sa, sb, texts[i], texts[j]):
                 continue
             alignment = verifier.align_similarities(sa, sb, sim, _doc_slice(adjacent, rows[i]), _doc_slice(adjacent, rows[j]))
+            if skip_related and _aligned_cannot_be_derived(alignment, texts[i], texts[j]):
+                continue
             out.append((i, j, alignment.links, verifier.features(alignment)))
     return out
+
+
+def _aligned_cannot_be_derived(alignment: Alignment, text_a: str, text_b: str) -> bool:
+    """True when the links alone prove `relate.label` would say `related`, so the claim
+    fidelity of every link (the costly part of the features) need not be scored.
+
+    The derivation score is at most the better side's link coverage (fidelity <= 1); a pasted
+    passage needs PASTE_RUN_LINKS near-verbatim links; two single sentences are judged on their
+    link's fidelity and `exact` on the text, so neither is ever skipped. Tighter than
+    `_cannot_be_derived`, which bounds coverage by every sentence that could be linked.
+    """
+    sa, sb, links = alignment.a_sentences, alignment.b_sentences, alignment.links
+    if len(sa) <= 1 and len(sb) <= 1 or not sa or not sb:
+        return False
+    if sum(1 for link in links if link.similarity >= VERBATIM_SIMILARITY) >= PASTE_RUN_LINKS:
+        return False
+    for side, sentences in ((lambda link: link.a, sa), (lambda link: link.b, sb)):
+        used = {k for link in links for k in side(link)}
+        total = sum(len(s.text) for s in sentences)
+        if total and sum(len(sentences[k].text) for k in used) / total >= DERIVED_SCORE - 1e-9:
+            return False
+    return normalised(text_a) != normalised(text_b)
 
 
 def _doc_slice(adjacent: np.ndarray, rows: tuple[int, int]) -> np.ndarray:

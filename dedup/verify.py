@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -85,15 +86,17 @@ _FIGURE_WORD = re.compile(
     re.IGNORECASE)
 
 
-def _figures(text: str) -> set[str]:
+@lru_cache(maxsize=100_000)
+def _figures(text: str) -> frozenset[str]:
     """Figures of a sentence for the template test: numbers, numbers written as words, and
     month and day names (a template's "when" is filled in as much as its values).
 
     Reuters writes small values as words ("Pay April six", "Qtly div three cts") and moves
     dates ("Record March 15" / "Record June 15"); without them a dividend notice filled with
-    other values would look like a copy with a figure dropped.
+    other values would look like a copy with a figure dropped. Cached: a scan reads the same
+    sentence in every pair it is linked in (18% of the align workers' time on corpus-10k).
     """
-    return figures(text) | {w.lower() for w in _FIGURE_WORD.findall(text)}
+    return figures(text) | frozenset(w.lower() for w in _FIGURE_WORD.findall(text))
 
 
 @dataclass(slots=True)
