@@ -77,6 +77,11 @@ class ScanConfig:
     # Decide verbatim copies (one side's sentences all in the other, in order) without
     # aligning them: the same labels and features (dedup.fastverify); off = align every pair.
     fast_verify: bool = True
+    # Keep each aligned pair's sentence alignment on its PairResult (the HTML report diffs every
+    # pair). Off, `ScanResult.pair_diff` aligns a pair again when asked (the same alignment), and
+    # a large scan does not hold links for every verified pair (nor, through them, every
+    # paired document's sentences) until it ends.
+    keep_alignments: bool = False
 
     @property
     def workers(self) -> int:
@@ -98,7 +103,7 @@ class PairResult:
     coverage_b: float
     cluster: int | None = None
     features: PairFeatures | None = None
-    alignment: Alignment | None = None
+    alignment: Alignment | None = None  # with ScanConfig.keep_alignments, for aligned (not fast-path) pairs
 
     def to_dict(self) -> dict:
         return {
@@ -357,7 +362,8 @@ class Scanner:
                 rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
                 block = self._prefilter(block, order, starts, matrix)
                 evidence += _verify_parallel(verifier, all_sentences, matrix, rows, block.tolist(),
-                                             self.config.workers, self._track, texts, not self.config.related)
+                                             self.config.workers, self._track, texts, not self.config.related,
+                                             self.config.keep_alignments)
                 del matrix
         results = []
         with self._stage("relate", len(pairs)):
@@ -516,7 +522,8 @@ def _verify_chunk(chunk: list[tuple[int, int]]) -> list[tuple[int, int, list, Pa
 
 
 def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: list[list[Sentence]], matrix,
-                  rows: dict, adjacent: np.ndarray, texts: list[str] | None, skip_related: bool) -> list:
+                  rows: dict, adjacent: np.ndarray, texts: list[str] | None, skip_related: bool,
+                  keep_links: bool = True) -> list:
     similarities = GroupSimilarities(matrix)
     out = []
     begin = 0
@@ -534,7 +541,7 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: l
             alignment = verifier.align_similarities(sa, sb, sim, _doc_slice(adjacent, rows[i]), _doc_slice(adjacent, rows[j]))
             if skip_related and _aligned_cannot_be_derived(alignment, texts[i], texts[j]):
                 continue
-            out.append((i, j, alignment.links, verifier.features(alignment)))
+            out.append((i, j, alignment.links if keep_links else None, verifier.features(alignment)))
     return out
 
 
@@ -593,13 +600,15 @@ def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], 
 
 
 def _verify_parallel(verifier: Verifier, sentences: dict, matrix, rows: dict, pairs: list[tuple[int, int]],
-                     workers: int, track: Callable, texts: list[str] | None = None, skip_related: bool = False) -> list:
+                     workers: int, track: Callable, texts: list[str] | None = None, skip_related: bool = False,
+                     keep_alignments: bool = True) -> list:
     """Align pairs in chunks, on forked worker processes when there are enough pairs.
 
     Chunks come back in submission order, so the result is the same whatever `workers` is.
     """
     global _VERIFY_STATE
-    _VERIFY_STATE = (verifier, sentences, matrix, rows, adjacent_dots(matrix), texts, skip_related and texts is not None)
+    _VERIFY_STATE = (verifier, sentences, matrix, rows, adjacent_dots(matrix), texts, skip_related and texts is not None,
+                     keep_alignments)
     # The products are tiny (sentences x sentences): a multi-threaded BLAS spends far more on
     # waking its threads than on the arithmetic (13x slower on a busy 2-core machine), and
     # forked workers would each start their own.
@@ -621,7 +630,7 @@ def _verify_parallel(verifier: Verifier, sentences: dict, matrix, rows: dict, pa
                         done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
                 finally:
                     gc.unfreeze()
-        return [(i, j, Alignment(sentences[i], sentences[j], links), feats)
+        return [(i, j, Alignment(sentences[i], sentences[j], links) if links is not None else None, feats)
                 for part in done for i, j, links, feats in part]
     finally:
         _VERIFY_STATE = None

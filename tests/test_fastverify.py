@@ -116,3 +116,15 @@ def test_scan_output_is_the_same_with_the_fast_path_on_and_off():
             assert scanner.fast_decided_ >= 5
     assert results[True] == results[False]
     assert {p["relation"] for p in results[True]} >= {"exact", "near_duplicate", "partial"}
+
+
+def test_pair_diff_is_the_same_whether_alignments_were_kept_or_not():
+    """Fast-path pairs and scans without kept alignments re-align in `pair_diff`: the same diff."""
+    docs = _corpus()
+    kept = Scanner(ScanConfig(jobs=1, keep_alignments=True)).scan(docs)
+    dropped = Scanner(ScanConfig(jobs=1)).scan(docs)
+    assert [p.to_dict() for p in kept.pairs] == [p.to_dict() for p in dropped.pairs]
+    assert all(p.alignment is None for p in dropped.pairs)
+    assert any(p.alignment is not None for p in kept.pairs) and any(p.alignment is None for p in kept.pairs)
+    for with_links, without in zip(kept.pairs, dropped.pairs):
+        assert kept.pair_diff(with_links)[0].to_json() == dropped.pair_diff(without)[0].to_json()
