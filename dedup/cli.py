@@ -65,7 +65,7 @@ def scan(
     skips = SkipLog(strict=strict, on_skip=_warn)
     config = ScanConfig(threshold=threshold, rewrite_threshold=rewrite_threshold, num_perm=num_perm,
                         shingle_size=shingle_size, jobs=jobs, related=related, clusters=clusters,
-                        progress=sys.stderr.isatty())
+                        progress=sys.stderr.isatty(), keep_alignments=html is not None)
     try:
         documents = iter_documents(path, text_field=text_field, id_field=id_field, date_field=date_field,
                                    title_field=title_field, skips=skips)

@@ -8,6 +8,7 @@ signatures and passage anchors are held until candidates.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 from collections import deque
@@ -28,12 +29,13 @@ from threadpoolctl import threadpool_limits
 from dedup.candidates import LSHBanding, SharedPassages, merge_pairs
 from dedup.clean import Cleaner, Prepared, prepare
 from dedup.document import Document, Skip
+from dedup.fastverify import VerbatimFacts, decide, sentence_table
 from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
-from dedup.verify import (Alignment, GroupSimilarities, PairFeatures, Sentence, Verifier, adjacent_dots,
-                          split_sentences)
-from dedup.workers import worker_pool
+from dedup.verify import (VERBATIM_SIMILARITY, Alignment, GroupSimilarities, PairFeatures, Sentence, Verifier,
+                          adjacent_dots, split_sentences)
+from dedup.workers import close_pools, worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
 # Candidates below this whole-document TF-IDF cosine (mean of word and char cosines) are not
@@ -46,6 +48,10 @@ DOC_COSINE_FLOOR = 0.15
 CLEAN_CHUNK = 500
 # LSH pairs whose Jaccard is estimated at once (two gathered uint16 signature rows each: 8 MB).
 ESTIMATE_CHUNK = 1 << 14
+# Documents per sentence-splitting task on the worker pool.
+SPLIT_CHUNK = 1_000
+# Pairs whose document-vector cosines the prefilter takes at once (~50 KB each).
+PREFILTER_CHUNK = 5_000
 # Sentences whose TF-IDF rows are held at once during verify (~3 KB each: about 1 GB).
 BLOCK_SENTENCES = 300_000
 
@@ -68,6 +74,14 @@ class ScanConfig:
     related: bool = False  # also return `related` and `template` pairs
     clusters: bool = False
     progress: bool = False  # rich progress bars on stderr
+    # Decide verbatim copies (one side's sentences all in the other, in order) without
+    # aligning them: the same labels and features (dedup.fastverify); off = align every pair.
+    fast_verify: bool = True
+    # Keep each aligned pair's sentence alignment on its PairResult (the HTML report diffs every
+    # pair). Off, `ScanResult.pair_diff` aligns a pair again when asked (the same alignment), and
+    # a large scan does not hold links for every verified pair (nor, through them, every
+    # paired document's sentences) until it ends.
+    keep_alignments: bool = False
 
     @property
     def workers(self) -> int:
@@ -89,7 +103,7 @@ class PairResult:
     coverage_b: float
     cluster: int | None = None
     features: PairFeatures | None = None
-    alignment: Alignment | None = None
+    alignment: Alignment | None = None  # with ScanConfig.keep_alignments, for aligned (not fast-path) pairs
 
     def to_dict(self) -> dict:
         return {
@@ -168,6 +182,20 @@ def _clean_chunk(texts: list[str], sources: list[str], min_chars: int) -> tuple[
         head = text[:DATELINE_CHARS]
         heads.append(head if dateline_date(head) is not None else "")
     return prepare(texts, sources, min_chars), heads
+
+
+def _distinct_rows(vectorizer, sentences: list[str], jobs: int):
+    """TF-IDF rows of sentences, each distinct text hashed once (copies share most sentences:
+    corpus-100k's documents in pairs have 463k sentences, 358k distinct)."""
+    index: dict[str, int] = {}
+    ids = np.fromiter((index.setdefault(text, len(index)) for text in sentences), dtype=np.int64, count=len(sentences))
+    rows = vectorizer.transform(list(index), jobs)
+    return rows if len(index) == len(sentences) else rows[ids]
+
+
+def _split_texts(texts: list[str]) -> list[list[Sentence]]:
+    """Sentences of each text (worker side)."""
+    return [split_sentences(text) for text in texts]
 
 
 def _estimate_at_least(pairs: np.ndarray, sigs: np.ndarray, floor: float) -> np.ndarray:
@@ -312,9 +340,18 @@ class Scanner:
             self.verifier_ = verifier
             all_sentences, full_matrix = self._fit_idf(verifier.vectorizer, texts, pairs, all_sentences)
             evidence = []
+            if self.config.fast_verify and len(pairs):
+                table = sentence_table(all_sentences)
+                verdicts = decide(pairs, table, VerbatimFacts(table, verifier.vectorizer.word_weight), DOC_COSINE_FLOOR)
+                del table
+                evidence += [(i, j, None, f) for (i, j), f in zip(verdicts.pairs.tolist(), verdicts.features)]
+                self.fast_decided_ = len(verdicts.pairs)
+                pairs = verdicts.rest
             # Blocks of pairs whose documents' sentence vectors fit the memory budget; on a small
             # corpus there is one block and the vectors computed for the IDF are reused.
             for block in self._pair_blocks(pairs, all_sentences, full_matrix is not None):
+                if len(block) == 0:
+                    continue
                 order = [int(i) for i in np.unique(block.ravel())]
                 starts = np.cumsum([0] + [len(all_sentences[i]) for i in order])
                 if full_matrix is not None:
@@ -322,12 +359,13 @@ class Scanner:
                     needed = np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
                     matrix = full_matrix[needed]
                 else:
-                    matrix = verifier.vectorizer.transform([s.text for i in order for s in all_sentences[i]],
-                                                           self.config.workers)
+                    matrix = _distinct_rows(verifier.vectorizer, [s.text for i in order for s in all_sentences[i]],
+                                            self.config.workers)
                 rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
                 block = self._prefilter(block, order, starts, matrix)
                 evidence += _verify_parallel(verifier, all_sentences, matrix, rows, block.tolist(),
-                                             self.config.workers, self._track, texts, not self.config.related)
+                                             self.config.workers, self._track, texts, not self.config.related,
+                                             self.config.keep_alignments)
                 del matrix
         results = []
         keys = self.doc_keys_
@@ -357,10 +395,12 @@ class Scanner:
         jobs = self.config.workers
         sentences: list[list[Sentence] | None] = list(all_sentences) if all_sentences is not None else [None] * len(texts)
         held = 0
-        for k in range(len(texts)):  # split in order until the corpus proves too large to hash whole
-            if sentences[k] is None:
-                sentences[k] = split_sentences(texts[k])
-            held += len(sentences[k])
+        step = SPLIT_CHUNK * max(1, jobs)
+        # Split in order, a batch of documents at a time (on the workers), until the corpus
+        # proves too large to hash whole; splitting a few documents more changes nothing.
+        for begin in range(0, len(texts), step):
+            self._split(texts, sentences, range(begin, min(len(texts), begin + step)))
+            held += sum(len(sentences[k]) for k in range(begin, min(len(texts), begin + step)))
             if held > vectorizer.max_fit_sentences:
                 break
         else:
@@ -368,19 +408,29 @@ class Scanner:
         rng = np.random.default_rng(vectorizer.seed)
         sample = np.sort(rng.choice(len(texts), size=min(len(texts), vectorizer.max_fit_sentences // 20),
                                     replace=False))
-        for k in sample:
-            if sentences[k] is None:
-                sentences[k] = split_sentences(texts[k])
+        self._split(texts, sentences, sample.tolist())
         fit_on = [s.text for k in sample for s in sentences[k]][: vectorizer.max_fit_sentences]
         vectorizer.fit_counts(*vectorizer.counts(fit_on, jobs))
         in_pairs = np.zeros(len(texts), dtype=bool)
         in_pairs[np.asarray(pairs, dtype=np.int64).ravel()] = True
-        for k in range(len(texts)):
-            if not in_pairs[k]:
-                sentences[k] = []
-            elif sentences[k] is None:
-                sentences[k] = split_sentences(texts[k])
+        for k in np.flatnonzero(~in_pairs).tolist():
+            sentences[k] = []
+        self._split(texts, sentences, np.flatnonzero(in_pairs).tolist())
         return sentences, None
+
+    def _split(self, texts: list[str], sentences: list, indices) -> None:
+        """Fill sentences[k] = split_sentences(texts[k]) where still None, on the shared worker
+        pool when there are many (the split is Python per sentence: 11 s of corpus-100k's verify)."""
+        todo = [k for k in indices if sentences[k] is None]
+        jobs = self.config.workers
+        if jobs <= 1 or len(todo) < 2 * SPLIT_CHUNK:
+            for k in todo:
+                sentences[k] = split_sentences(texts[k])
+            return
+        chunks = [[texts[k] for k in todo[lo:lo + SPLIT_CHUNK]] for lo in range(0, len(todo), SPLIT_CHUNK)]
+        done = worker_pool(jobs).map(_split_texts, chunks)
+        for k, split in zip(todo, (doc for part in done for doc in part)):
+            sentences[k] = split
 
     def _pair_blocks(self, pairs: np.ndarray, all_sentences: list[list[Sentence]], whole: bool):
         """Consecutive blocks of pairs whose documents hold at most BLOCK_SENTENCES sentences.
@@ -419,11 +469,16 @@ class Scanner:
         owner = np.repeat(np.arange(len(order)), np.diff(starts))
         indicator = sp.csr_matrix((np.ones(n_sent, dtype=np.float32), (owner, np.arange(n_sent))),
                                   shape=(len(order), n_sent))
-        doc_vectors = normalize(indicator @ matrix)
+        doc_vectors = normalize(indicator @ matrix, copy=False)
         position = np.full(int(max(order)) + 1, -1, dtype=np.int64)
         position[np.asarray(order)] = np.arange(len(order))
-        left, right = doc_vectors[position[pairs[:, 0]]], doc_vectors[position[pairs[:, 1]]]
-        cosine = np.asarray(left.multiply(right).sum(axis=1)).ravel()
+        cosine = np.zeros(len(pairs))
+        # In chunks: two gathered document vectors per pair (a few thousand entries each) would
+        # outgrow the block's sentence rows (2 GB for corpus-100k's 58k pairs at once).
+        for lo in range(0, len(pairs), PREFILTER_CHUNK):
+            chunk = pairs[lo:lo + PREFILTER_CHUNK]
+            left, right = doc_vectors[position[chunk[:, 0]]], doc_vectors[position[chunk[:, 1]]]
+            cosine[lo:lo + len(chunk)] = np.asarray(left.multiply(right).sum(axis=1)).ravel()
         keep = cosine >= DOC_COSINE_FLOOR
         self.prefiltered_ = int((~keep).sum())
         return pairs[keep]
@@ -454,6 +509,7 @@ class Scanner:
 
     verifier_: Verifier | None = None
     prefiltered_: int = 0
+    fast_decided_: int = 0
 
 
 # State shared with forked verify workers (read-only, inherited copy-on-write, never pickled).
@@ -472,7 +528,8 @@ def _verify_chunk(chunk: list[tuple[int, int]]) -> list[tuple[int, int, list, Pa
 
 
 def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: list[list[Sentence]], matrix,
-                  rows: dict, adjacent: np.ndarray, texts: list[str] | None, skip_related: bool) -> list:
+                  rows: dict, adjacent: np.ndarray, texts: list[str] | None, skip_related: bool,
+                  keep_links: bool = True) -> list:
     similarities = GroupSimilarities(matrix)
     out = []
     begin = 0
@@ -488,8 +545,32 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: l
             if skip_related and _cannot_be_derived(verifier, sim, sa, sb, texts[i], texts[j]):
                 continue
             alignment = verifier.align_similarities(sa, sb, sim, _doc_slice(adjacent, rows[i]), _doc_slice(adjacent, rows[j]))
-            out.append((i, j, alignment.links, verifier.features(alignment)))
+            if skip_related and _aligned_cannot_be_derived(alignment, texts[i], texts[j]):
+                continue
+            out.append((i, j, alignment.links if keep_links else None, verifier.features(alignment)))
     return out
+
+
+def _aligned_cannot_be_derived(alignment: Alignment, text_a: str, text_b: str) -> bool:
+    """True when the links alone prove `relate.label` would say `related`, so the claim
+    fidelity of every link (the costly part of the features) need not be scored.
+
+    The derivation score is at most the better side's link coverage (fidelity <= 1); a pasted
+    passage needs PASTE_RUN_LINKS near-verbatim links; two single sentences are judged on their
+    link's fidelity and `exact` on the text, so neither is ever skipped. Tighter than
+    `_cannot_be_derived`, which bounds coverage by every sentence that could be linked.
+    """
+    sa, sb, links = alignment.a_sentences, alignment.b_sentences, alignment.links
+    if len(sa) <= 1 and len(sb) <= 1 or not sa or not sb:
+        return False
+    if sum(1 for link in links if link.similarity >= VERBATIM_SIMILARITY) >= PASTE_RUN_LINKS:
+        return False
+    for side, sentences in ((lambda link: link.a, sa), (lambda link: link.b, sb)):
+        used = {k for link in links for k in side(link)}
+        total = sum(len(s.text) for s in sentences)
+        if total and sum(len(sentences[k].text) for k in used) / total >= DERIVED_SCORE - 1e-9:
+            return False
+    return normalised(text_a) != normalised(text_b)
 
 
 def _doc_slice(adjacent: np.ndarray, rows: tuple[int, int]) -> np.ndarray:
@@ -525,13 +606,15 @@ def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], 
 
 
 def _verify_parallel(verifier: Verifier, sentences: dict, matrix, rows: dict, pairs: list[tuple[int, int]],
-                     workers: int, track: Callable, texts: list[str] | None = None, skip_related: bool = False) -> list:
+                     workers: int, track: Callable, texts: list[str] | None = None, skip_related: bool = False,
+                     keep_alignments: bool = True) -> list:
     """Align pairs in chunks, on forked worker processes when there are enough pairs.
 
     Chunks come back in submission order, so the result is the same whatever `workers` is.
     """
     global _VERIFY_STATE
-    _VERIFY_STATE = (verifier, sentences, matrix, rows, adjacent_dots(matrix), texts, skip_related and texts is not None)
+    _VERIFY_STATE = (verifier, sentences, matrix, rows, adjacent_dots(matrix), texts, skip_related and texts is not None,
+                     keep_alignments)
     # The products are tiny (sentences x sentences): a multi-threaded BLAS spends far more on
     # waking its threads than on the arithmetic (13x slower on a busy 2-core machine), and
     # forked workers would each start their own.
@@ -542,9 +625,18 @@ def _verify_parallel(verifier: Verifier, sentences: dict, matrix, rows: dict, pa
             if workers <= 1 or len(chunks) < 2 or "fork" not in mp.get_all_start_methods():
                 done = [_verify_chunk(chunk) for chunk in track(chunks, "verify")]
             else:
-                with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-                    done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
-        return [(i, j, Alignment(sentences[i], sentences[j], links), feats)
+                # Frozen objects are out of the workers' garbage collections, which would
+                # otherwise write to (and so copy) every page of the inherited sentences; the
+                # idle shared workers are stopped (corpus-100k, peak RSS of the process tree
+                # while aligning: 3.4 GB -> 2.9 GB with both).
+                close_pools()
+                gc.freeze()
+                try:
+                    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+                        done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
+                finally:
+                    gc.unfreeze()
+        return [(i, j, Alignment(sentences[i], sentences[j], links) if links is not None else None, feats)
                 for part in done for i, j, links, feats in part]
     finally:
         _VERIFY_STATE = None

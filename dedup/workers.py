@@ -8,7 +8,7 @@ from __future__ import annotations
 import atexit
 from concurrent.futures import ProcessPoolExecutor
 
-__all__ = ["worker_pool"]
+__all__ = ["close_pools", "worker_pool"]
 
 _pools: dict[int, ProcessPoolExecutor] = {}
 
@@ -22,7 +22,9 @@ def worker_pool(jobs: int) -> ProcessPoolExecutor:
 
 
 @atexit.register
-def _close_pools() -> None:
+def close_pools() -> None:
+    """Stop the shared workers (the next `worker_pool` call starts fresh ones): verify does
+    before it forks its own, since idle workers keep the memory of their last batches."""
     for pool in _pools.values():
         pool.shutdown(wait=True, cancel_futures=True)
     _pools.clear()

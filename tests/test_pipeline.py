@@ -163,3 +163,41 @@ def test_group_similarities_in_small_batches_match_one_product():
     assert [s.shape for s in batched] == [(rows[0][1] - rows[0][0], b1 - b0) for b0, b1 in rows[1:]]
     for one, other in zip(whole, batched):
         np.testing.assert_allclose(one, other, atol=1e-6)
+
+
+def test_pairs_skipped_after_alignment_are_the_ones_the_label_calls_related():
+    import itertools
+
+    import numpy as np
+
+    from dedup.clean import Cleaner
+    from dedup.relate import relate_pair
+    from dedup.verify import Verifier, split_sentences
+
+    docs = _corpus()
+    texts = Cleaner().fit_transform([d.text for d in docs])
+    sentences = [split_sentences(t) for t in texts]
+    verifier = Verifier()
+    matrix = verifier.vectorizer.fit_transform([s.text for doc in sentences for s in doc])
+    starts = np.cumsum([0] + [len(s) for s in sentences])
+    rows = {k: (int(starts[k]), int(starts[k + 1])) for k in range(len(docs))}
+    skipped = kept = 0
+    for i, j in itertools.combinations(range(len(docs)), 2):  # every pair, not only candidates
+        alignment = verifier.align_rows(sentences[i], sentences[j], matrix, rows[i], matrix, rows[j])
+        relation = relate_pair(docs[i], docs[j], texts[i], texts[j], verifier.features(alignment)).relation
+        if pipeline._aligned_cannot_be_derived(alignment, texts[i], texts[j]):
+            skipped += 1
+            assert relation == "related", (docs[i].id, docs[j].id)
+        else:
+            kept += 1
+    assert skipped > 0 and kept > 0
+
+
+def test_sentences_split_on_workers_are_the_sequential_ones(monkeypatch):
+    from dedup.verify import split_sentences
+
+    texts = [d.text for d in _corpus()] * 3
+    monkeypatch.setattr(pipeline, "SPLIT_CHUNK", 2)  # several tasks on the pool
+    sentences = [None] * len(texts)
+    pipeline.Scanner(pipeline.ScanConfig(jobs=2))._split(texts, sentences, range(len(texts)))
+    assert sentences == [split_sentences(t) for t in texts]

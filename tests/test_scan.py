@@ -84,7 +84,7 @@ def the_pair(result: ScanResult, x: str, y: str) -> PairResult:
 def seeds_result() -> ScanResult:
     docs, skips = read_documents(SEEDS)
     assert skips == [] and len(docs) == 5
-    return scan(docs, related=True, clusters=True)
+    return scan(docs, related=True, clusters=True, keep_alignments=True)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,7 @@ def variants_result(tmp_path_factory) -> ScanResult:
     folder = write_variant_corpus(tmp_path_factory.mktemp("variants"))
     docs, skips = read_documents(folder)
     assert skips == [] and len(docs) == 8
-    return scan(docs, related=True, clusters=True)
+    return scan(docs, related=True, clusters=True, keep_alignments=True)
 
 
 # -- the seeds -----------------------------------------------------------------------------
