@@ -32,9 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.fidelity import STOPWORDS, fidelity, fidelity_features, tokens
+from dedup.fidelity import STOPWORDS, copied, fidelity, fidelity_features, tokens
 from dedup.fingerprint import ranks_within
-from dedup.verify import _FIGURE_WORD, PairFeatures, Sentence
+from dedup.verify import _FIGURE_WORD, COPIED_FIDELITY, PairFeatures, Sentence
 
 # Shortcuts for `fidelity.tokens` (lower-cased [a-z0-9] runs) and `fidelity.figures` (\d runs).
 _ANY_TOKEN = re.compile(r"[a-z0-9]")
@@ -119,6 +119,11 @@ class VerbatimFacts:
             if value is None:
                 value = float(fidelity(fidelity_features(text, text, 1.0, self.weight)))
                 self._by_class[key] = value
+            if not has_content and has_token and copied(text, text):
+                # Verifier.link_fidelities: a copied sentence counts as COPIED_FIDELITY in a
+                # document pair (the content classes score above it anyway). Two one-sentence
+                # documents that are identical are `exact` whatever the fidelity.
+                value = max(value, COPIED_FIDELITY)
             self.fidelity[k] = value
             # `verify._figures` is non-empty exactly when a digit or a figure word occurs.
             self.figures[k] = _DIGIT.search(text) is not None or _FIGURE_WORD.search(text) is not None

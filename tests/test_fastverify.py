@@ -43,6 +43,10 @@ def _corpus() -> list[Document]:
         "tail-000": join(p0[3:]),  # the opening cut
         "insert-000": join(p0[:4] + p3[2:4] + p0[4:]),  # unrelated paragraphs inserted
         "footer-000": base["000"] + "\n\nShare this article. Sign up for our newsletter to get the latest news.",
+        # A sentence of stopwords only, long enough to count as copied: its verbatim link's
+        # fidelity is COPIED_FIDELITY in both paths, not the model's value for it.
+        "stopwords-000": join(p0[:3] + ["And so it was, and it is what it was before all of that."] + p0[3:]),
+        "stopwords-copy": join(p0[:3] + ["And so it was, and it is what it was before all of that."] + p0[3:6]),
         "paste-003": join(p3[:3] + p0[5:8] + p3[3:]),  # passages of 000 pasted into 003
         "copy-003": base["003"],
         "cut-003": join(p3[:-2]),
