@@ -95,12 +95,12 @@ def test_streamed_clean_keeps_only_datelines_and_is_the_same_for_any_jobs(monkey
     assert pair.source == "dated-early" and "dateline" in pair.direction_reason
 
 
-def test_pairs_skipped_without_related_are_the_ones_alignment_calls_related():
+def _vectorised_corpus():
+    """The test corpus cleaned, split and vectorised with one IDF, and each doc's row range."""
     import numpy as np
 
     from dedup.clean import Cleaner
-    from dedup.relate import relate_pair
-    from dedup.verify import GroupSimilarities, Verifier, dense_pair, split_sentences
+    from dedup.verify import Verifier, split_sentences
 
     docs = _corpus()
     texts = Cleaner().fit_transform([d.text for d in docs])
@@ -109,6 +109,14 @@ def test_pairs_skipped_without_related_are_the_ones_alignment_calls_related():
     matrix = verifier.vectorizer.fit_transform([s.text for doc in sentences for s in doc])
     starts = np.cumsum([0] + [len(s) for s in sentences])
     rows = {k: (int(starts[k]), int(starts[k + 1])) for k in range(len(docs))}
+    return docs, texts, sentences, verifier, matrix, rows
+
+
+def test_pairs_skipped_without_related_are_the_ones_alignment_calls_related():
+    from dedup.relate import relate_pair
+    from dedup.verify import GroupSimilarities, dense_pair
+
+    docs, texts, sentences, verifier, matrix, rows = _vectorised_corpus()
     similarities = GroupSimilarities(matrix)
     skipped = derived = 0
     for i, j in _candidate_pairs(docs).tolist():
@@ -168,19 +176,9 @@ def test_group_similarities_in_small_batches_match_one_product():
 def test_pairs_skipped_after_alignment_are_the_ones_the_label_calls_related():
     import itertools
 
-    import numpy as np
-
-    from dedup.clean import Cleaner
     from dedup.relate import relate_pair
-    from dedup.verify import Verifier, split_sentences
 
-    docs = _corpus()
-    texts = Cleaner().fit_transform([d.text for d in docs])
-    sentences = [split_sentences(t) for t in texts]
-    verifier = Verifier()
-    matrix = verifier.vectorizer.fit_transform([s.text for doc in sentences for s in doc])
-    starts = np.cumsum([0] + [len(s) for s in sentences])
-    rows = {k: (int(starts[k]), int(starts[k + 1])) for k in range(len(docs))}
+    docs, texts, sentences, verifier, matrix, rows = _vectorised_corpus()
     skipped = kept = 0
     for i, j in itertools.combinations(range(len(docs)), 2):  # every pair, not only candidates
         alignment = verifier.align_rows(sentences[i], sentences[j], matrix, rows[i], matrix, rows[j])
