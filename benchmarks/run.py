@@ -264,8 +264,8 @@ def summarise(report: dict, truth: Truth) -> dict:
     if len(relations):  # dedup labels its pairs: only derived relations count as found
         derived = np.isin(relations, list(DERIVED_RELATIONS))
         by_relation = {str(k): int(v) for k, v in zip(*np.unique(relations, return_counts=True))}
-        agreement = truth.label_agreement(pairs[derived], relations[derived], n_docs)
         pairs = pairs[derived]
+        agreement = truth.label_agreement(pairs, relations[derived], n_docs)
     else:
         by_relation = agreement = None
     seconds = sum(stages.values())

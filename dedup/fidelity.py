@@ -58,6 +58,7 @@ FEATURE_NAMES = (
 )
 _WORD_GRAM_SIZES = (1, 2, 3, 4)
 _STEM_GRAM_SIZES = (2,)
+_WORD_3GRAMS = _WORD_GRAM_SIZES.index(3)  # position of the word 3-gram set in `_grams`
 
 
 def tokens(text: str) -> list[str]:
@@ -138,7 +139,7 @@ COPIED_MIN_GRAMS = 6
 def copied(a: str, b: str) -> bool:
     """Is one sentence the other with words cut or added? Evidence of derivation in a document
     pair even when the claims differ by a clause (which `fidelity` rightly scores low)."""
-    grams_a, grams_b = _grams(a)[2], _grams(b)[2]  # word 3-grams
+    grams_a, grams_b = _grams(a)[_WORD_3GRAMS], _grams(b)[_WORD_3GRAMS]
     shorter = min(len(grams_a), len(grams_b))
     return shorter >= COPIED_MIN_GRAMS and len(grams_a & grams_b) >= COPIED_SHARE * shorter
 
