@@ -34,7 +34,7 @@ import numpy as np
 
 from dedup.fidelity import STOPWORDS, copied, fidelity, fidelity_features, tokens
 from dedup.fingerprint import ranks_within
-from dedup.verify import _FIGURE_WORD, COPIED_FIDELITY, PairFeatures, Sentence
+from dedup.verify import _FIGURE_WORD, COPIED_FIDELITY, PairFeatures, SentenceStore
 
 # Shortcuts for `fidelity.tokens` (lower-cased [a-z0-9] runs) and `fidelity.figures` (\d runs).
 _ANY_TOKEN = re.compile(r"[a-z0-9]")
@@ -61,12 +61,13 @@ class SentenceTable:
         return np.diff(self.starts)
 
 
-def sentence_table(sentences: list[list[Sentence]]) -> SentenceTable:
+def sentence_table(sentences: SentenceStore) -> SentenceTable:
     """Intern the sentence texts (exact string equality, no hash collisions) and lay them out."""
     index: dict[str, int] = {}
-    ids = np.fromiter((index.setdefault(s.text, len(index)) for doc in sentences for s in doc), dtype=np.int64)
-    chars = np.fromiter((len(s.text) for doc in sentences for s in doc), dtype=np.int64, count=len(ids))
-    counts = np.fromiter((len(doc) for doc in sentences), dtype=np.int64, count=len(sentences))
+    ids = np.fromiter((index.setdefault(text, len(index)) for k in range(len(sentences)) for text in sentences.texts(k)),
+                      dtype=np.int64)
+    chars = np.fromiter(map(len, index), dtype=np.int64, count=len(index))[ids]
+    counts = sentences.counts()
     starts = np.zeros(len(sentences) + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
     owner = np.repeat(np.arange(len(sentences)), counts)

@@ -33,8 +33,8 @@ from dedup.fastverify import VerbatimFacts, decide, sentence_table
 from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
-from dedup.verify import (VERBATIM_SIMILARITY, Alignment, GroupSimilarities, PairFeatures, Sentence, Verifier,
-                          adjacent_dots, split_sentences)
+from dedup.verify import (VERBATIM_SIMILARITY, Alignment, GroupSimilarities, PairFeatures, Sentence, SentenceStore,
+                          Verifier, adjacent_dots, packed_spans)
 from dedup.workers import close_pools, worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
@@ -193,9 +193,9 @@ def _distinct_rows(vectorizer, sentences: list[str], jobs: int):
     return rows if len(index) == len(sentences) else rows[ids]
 
 
-def _split_texts(texts: list[str]) -> list[list[Sentence]]:
-    """Sentences of each text (worker side)."""
-    return [split_sentences(text) for text in texts]
+def _split_texts(texts: list[str]) -> list[bytes]:
+    """Sentence spans of each text (worker side), packed: a few bytes to send back, not objects."""
+    return [packed_spans(text) for text in texts]
 
 
 def _estimate_at_least(pairs: np.ndarray, sigs: np.ndarray, floor: float) -> np.ndarray:
@@ -333,7 +333,7 @@ class Scanner:
         return merge_pairs(*found)
 
     def verify_pairs(self, docs: list[Document], texts: list[str], pairs: np.ndarray,
-                     all_sentences: list[list[Sentence]] | None = None) -> list[PairResult]:
+                     all_sentences: SentenceStore | None = None) -> list[PairResult]:
         """Align and label every candidate pair, sentence vectors computed once per document."""
         with self._stage("verify", len(pairs)):
             verifier = Verifier()
@@ -353,13 +353,13 @@ class Scanner:
                 if len(block) == 0:
                     continue
                 order = [int(i) for i in np.unique(block.ravel())]
-                starts = np.cumsum([0] + [len(all_sentences[i]) for i in order])
+                starts = np.concatenate([[0], np.cumsum(all_sentences.counts(order))])
                 if full_matrix is not None:
-                    doc_starts = np.cumsum([0] + [len(s) for s in all_sentences])
+                    doc_starts = np.concatenate([[0], np.cumsum(all_sentences.counts())])
                     needed = np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
                     matrix = full_matrix[needed]
                 else:
-                    matrix = _distinct_rows(verifier.vectorizer, [s.text for i in order for s in all_sentences[i]],
+                    matrix = _distinct_rows(verifier.vectorizer, [t for i in order for t in all_sentences.texts(i)],
                                             self.config.workers)
                 rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
                 block = self._prefilter(block, order, starts, matrix)
@@ -383,56 +383,57 @@ class Scanner:
         return results
 
     def _fit_idf(self, vectorizer, texts: list[str], pairs: np.ndarray,
-                 all_sentences: list[list[Sentence]] | None = None):
+                 all_sentences: SentenceStore | None = None) -> tuple[SentenceStore, sp.csr_matrix | None]:
         """Fit the sentence IDF on the corpus (not on the pair); -> (sentences per document, matrix).
 
         A corpus of up to `max_fit_sentences` sentences is hashed whole, and its TF-IDF matrix
         (all documents' sentences, in order) is returned for reuse. A larger one fits on the
         sentences of a seeded sample of documents and returns no matrix; then only documents
-        that are in some pair keep their sentences (the others' entries are empty), so a
-        million-document scan never holds every document's sentence objects at once.
+        that are in some pair keep their sentences (the others hold none), so a million-document
+        scan never splits every document. Sentences are held as spans (`SentenceStore`).
         """
         jobs = self.config.workers
-        sentences: list[list[Sentence] | None] = list(all_sentences) if all_sentences is not None else [None] * len(texts)
+        sentences = all_sentences if all_sentences is not None else SentenceStore(texts)
         held = 0
         step = SPLIT_CHUNK * max(1, jobs)
         # Split in order, a batch of documents at a time (on the workers), until the corpus
         # proves too large to hash whole; splitting a few documents more changes nothing.
         for begin in range(0, len(texts), step):
             self._split(texts, sentences, range(begin, min(len(texts), begin + step)))
-            held += sum(len(sentences[k]) for k in range(begin, min(len(texts), begin + step)))
+            held += int(sentences.counts(range(begin, min(len(texts), begin + step))).sum())
             if held > vectorizer.max_fit_sentences:
                 break
         else:
-            return sentences, vectorizer.fit_transform([s.text for doc in sentences for s in doc], jobs)
+            return sentences, vectorizer.fit_transform([t for k in range(len(texts)) for t in sentences.texts(k)], jobs)
         rng = np.random.default_rng(vectorizer.seed)
         sample = np.sort(rng.choice(len(texts), size=min(len(texts), vectorizer.max_fit_sentences // 20),
                                     replace=False))
         self._split(texts, sentences, sample.tolist())
-        fit_on = [s.text for k in sample for s in sentences[k]][: vectorizer.max_fit_sentences]
+        fit_on = [t for k in sample.tolist() for t in sentences.texts(k)][: vectorizer.max_fit_sentences]
         vectorizer.fit_counts(*vectorizer.counts(fit_on, jobs))
+        del fit_on
         in_pairs = np.zeros(len(texts), dtype=bool)
         in_pairs[np.asarray(pairs, dtype=np.int64).ravel()] = True
         for k in np.flatnonzero(~in_pairs).tolist():
-            sentences[k] = []
+            sentences.drop(k)
         self._split(texts, sentences, np.flatnonzero(in_pairs).tolist())
         return sentences, None
 
-    def _split(self, texts: list[str], sentences: list, indices) -> None:
-        """Fill sentences[k] = split_sentences(texts[k]) where still None, on the shared worker
-        pool when there are many (the split is Python per sentence: 11 s of corpus-100k's verify)."""
-        todo = [k for k in indices if sentences[k] is None]
+    def _split(self, texts: list[str], sentences: SentenceStore, indices) -> None:
+        """Split the documents `indices` not split yet, on the shared worker pool when there
+        are many (the split is Python per sentence: 11 s of corpus-100k's verify)."""
+        todo = [k for k in indices if not sentences.is_split(k)]
         jobs = self.config.workers
         if jobs <= 1 or len(todo) < 2 * SPLIT_CHUNK:
             for k in todo:
-                sentences[k] = split_sentences(texts[k])
+                sentences.put(k, packed_spans(texts[k]))
             return
         chunks = [[texts[k] for k in todo[lo:lo + SPLIT_CHUNK]] for lo in range(0, len(todo), SPLIT_CHUNK)]
         done = worker_pool(jobs).map(_split_texts, chunks)
-        for k, split in zip(todo, (doc for part in done for doc in part)):
-            sentences[k] = split
+        for k, packed in zip(todo, (doc for part in done for doc in part)):
+            sentences.put(k, packed)
 
-    def _pair_blocks(self, pairs: np.ndarray, all_sentences: list[list[Sentence]], whole: bool):
+    def _pair_blocks(self, pairs: np.ndarray, all_sentences: SentenceStore, whole: bool):
         """Consecutive blocks of pairs whose documents hold at most BLOCK_SENTENCES sentences.
 
         The TF-IDF rows of a block's sentences are the scan's largest allocation (word and char
@@ -442,17 +443,18 @@ class Scanner:
         if whole or len(pairs) == 0:
             yield pairs
             return
+        counts = all_sentences.counts()
         seen: set[int] = set()
         held = 0
         begin = 0
         for k, (i, j) in enumerate(pairs.tolist()):
             new = [d for d in (i, j) if d not in seen]
-            grow = sum(len(all_sentences[d]) for d in new)
+            grow = sum(int(counts[d]) for d in new)
             if held + grow > BLOCK_SENTENCES and k > begin:
                 yield pairs[begin:k]
                 begin, seen, held = k, set(), 0
                 new = [i, j] if i != j else [i]
-                grow = sum(len(all_sentences[d]) for d in new)
+                grow = sum(int(counts[d]) for d in new)
             seen.update(new)
             held += grow
         yield pairs[begin:]
@@ -527,7 +529,7 @@ def _verify_chunk(chunk: list[tuple[int, int]]) -> list[tuple[int, int, list, Pa
         return _verify_pairs(chunk, *_VERIFY_STATE)
 
 
-def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: list[list[Sentence]], matrix,
+def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: SentenceStore, matrix,
                   rows: dict, adjacent: np.ndarray, texts: list[str] | None, skip_related: bool,
                   keep_links: bool = True) -> list:
     similarities = GroupSimilarities(matrix)
@@ -540,8 +542,9 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: l
             end += 1
         group = chunk[begin:end]
         begin = end
+        sa = sentences[first]  # Sentence objects are made here, per pair, from the spans
         for (i, j), sim in zip(group, similarities(rows[first], [rows[j] for _, j in group])):
-            sa, sb = sentences[i], sentences[j]
+            sb = sentences[j]
             if skip_related and _cannot_be_derived(verifier, sim, sa, sb, texts[i], texts[j]):
                 continue
             alignment = verifier.align_similarities(sa, sb, sim, _doc_slice(adjacent, rows[i]), _doc_slice(adjacent, rows[j]))
@@ -605,7 +608,7 @@ def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], 
     return normalised(text_a) != normalised(text_b)
 
 
-def _verify_parallel(verifier: Verifier, sentences: dict, matrix, rows: dict, pairs: list[tuple[int, int]],
+def _verify_parallel(verifier: Verifier, sentences: SentenceStore, matrix, rows: dict, pairs: list[tuple[int, int]],
                      workers: int, track: Callable, texts: list[str] | None = None, skip_related: bool = False,
                      keep_alignments: bool = True) -> list:
     """Align pairs in chunks, on forked worker processes when there are enough pairs.

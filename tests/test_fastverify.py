@@ -19,7 +19,7 @@ from dedup.fastverify import VerbatimFacts, decide, sentence_table
 from dedup.ingest import read_documents
 from dedup.pipeline import DOC_COSINE_FLOOR, ScanConfig, Scanner
 from dedup.relate import label
-from dedup.verify import Verifier, split_sentences
+from dedup.verify import SentenceStore, Verifier, split_sentences
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 # Tolerances on the pairs the fast path decides. Coverages are sums of the same sentence
@@ -80,7 +80,7 @@ def aligned():
 
 def test_fast_path_matches_the_full_alignment_on_the_pairs_it_decides(aligned):
     docs, texts, sentences, verifier, pairs, full = aligned
-    table = sentence_table(sentences)
+    table = sentence_table(SentenceStore(texts))
     verdicts = decide(pairs, table, VerbatimFacts(table, verifier.vectorizer.word_weight), DOC_COSINE_FLOOR)
     assert len(verdicts.pairs) + len(verdicts.rest) == len(pairs)
     ids = [d.id for d in docs]

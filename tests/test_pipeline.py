@@ -57,15 +57,15 @@ def test_large_corpus_idf_keeps_sentences_of_paired_documents_only():
     pairs = np.array([[0, 1]])
     sentences, matrix = pipeline.Scanner()._fit_idf(vectorizer, texts, pairs)
     assert matrix is None and vectorizer._word_idf.idf_ is not None
-    assert sentences[0] and sentences[1]
-    assert all(s == [] for s in sentences[2:])
+    assert sentences.count(0) and sentences.count(1)
+    assert all(sentences.is_split(k) and sentences.count(k) == 0 for k in range(2, len(texts)))
 
 
 def _sentences(docs):
     from dedup.clean import Cleaner
-    from dedup.verify import split_sentences
+    from dedup.verify import SentenceStore
 
-    return [split_sentences(t) for t in Cleaner().fit_transform([d.text for d in docs])]
+    return SentenceStore(Cleaner().fit_transform([d.text for d in docs]))
 
 
 def _candidate_pairs(docs):
@@ -192,10 +192,11 @@ def test_pairs_skipped_after_alignment_are_the_ones_the_label_calls_related():
 
 
 def test_sentences_split_on_workers_are_the_sequential_ones(monkeypatch):
-    from dedup.verify import split_sentences
+    from dedup.verify import SentenceStore, split_sentences
 
     texts = [d.text for d in _corpus()] * 3
     monkeypatch.setattr(pipeline, "SPLIT_CHUNK", 2)  # several tasks on the pool
-    sentences = [None] * len(texts)
+    sentences = SentenceStore(texts)
     pipeline.Scanner(pipeline.ScanConfig(jobs=2))._split(texts, sentences, range(len(texts)))
-    assert sentences == [split_sentences(t) for t in texts]
+    assert all(sentences.is_split(k) for k in range(len(texts)))
+    assert [sentences[k] for k in range(len(texts))] == [split_sentences(t) for t in texts]
