@@ -15,7 +15,7 @@ from collections import deque
 import resource
 import sys
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass, field, replace
@@ -34,7 +34,7 @@ from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
 from dedup.verify import (VERBATIM_SIMILARITY, Alignment, GroupSimilarities, PairFeatures, Sentence, SentenceStore,
-                          Verifier, adjacent_dots, packed_spans)
+                          Verifier, packed_spans)
 from dedup.workers import close_pools, worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
@@ -50,8 +50,6 @@ CLEAN_CHUNK = 500
 ESTIMATE_CHUNK = 1 << 14
 # Documents per sentence-splitting task on the worker pool.
 SPLIT_CHUNK = 1_000
-# Pairs whose document-vector cosines the prefilter takes at once (~50 KB each).
-PREFILTER_CHUNK = 5_000
 # Sentences whose TF-IDF rows are held at once during verify (~3 KB each: about 1 GB).
 BLOCK_SENTENCES = 300_000
 
@@ -241,8 +239,7 @@ class Scanner:
                 texts, Fingerprinter("copy", cfg.shingle_size, cfg.num_perm, cfg.seed),
                 Fingerprinter("rewrite", cfg.shingle_size, cfg.num_perm, cfg.seed), cfg.workers, compact=True)
         with self._stage("candidates", n) as st:
-            pairs = self.candidate_pairs(copy_sigs, rewrite_sigs)
-            pairs = merge_pairs(pairs, SharedPassages().candidate_pairs(anchors, anchor_offsets))
+            pairs = self.candidate_pairs(copy_sigs, rewrite_sigs, anchors, anchor_offsets)
             del anchors, anchor_offsets, copy_sigs, rewrite_sigs  # verify needs none of them
             st.items = len(pairs)
         results = self.verify_pairs(docs, texts, pairs)
@@ -321,16 +318,30 @@ class Scanner:
             stats.peak_rss_mb = max(stats.peak_rss_mb, _peak_rss_mb())
         return docs, texts
 
-    def candidate_pairs(self, copy_sigs: np.ndarray, rewrite_sigs: np.ndarray) -> np.ndarray:
+    def candidate_pairs(self, copy_sigs: np.ndarray, rewrite_sigs: np.ndarray, anchors: np.ndarray | None = None,
+                        anchor_offsets: np.ndarray | None = None) -> np.ndarray:
         """Union of both channels' LSH candidates, less those whose estimated Jaccard is far
         below the channel threshold (LSH false positives; half the threshold is kept so that
-        estimation noise on 128 permutations does not cost recall)."""
+        estimation noise on 128 permutations does not cost recall), and of the pairs sharing
+        passages (when anchors are given).
+
+        The three are independent sorts and gathers, in which numpy releases the GIL: with
+        more than one job they run on threads (the union is sorted, so the result is the same).
+        """
         cfg = self.config
-        found = []
-        for sigs, threshold in ((copy_sigs, cfg.threshold), (rewrite_sigs, cfg.rewrite_threshold)):
+
+        def channel(sigs: np.ndarray, threshold: float) -> np.ndarray:
             banding = LSHBanding(threshold, cfg.num_perm, max_bucket=cfg.max_bucket)
-            found.append(banding.candidate_pairs(sigs, partial(_estimate_at_least, sigs=sigs, floor=threshold / 2)))
-        return merge_pairs(*found)
+            return banding.candidate_pairs(sigs, partial(_estimate_at_least, sigs=sigs, floor=threshold / 2))
+
+        tasks: list[Callable[[], np.ndarray]] = [partial(channel, copy_sigs, cfg.threshold),
+                                                 partial(channel, rewrite_sigs, cfg.rewrite_threshold)]
+        if anchors is not None and anchor_offsets is not None:
+            tasks.append(partial(SharedPassages().candidate_pairs, anchors, anchor_offsets))
+        if cfg.workers <= 1:
+            return merge_pairs(*[task() for task in tasks])
+        with ThreadPoolExecutor(max_workers=min(cfg.workers, len(tasks))) as threads:
+            return merge_pairs(*[f.result() for f in [threads.submit(task) for task in tasks]])
 
     def verify_pairs(self, docs: list[Document], texts: list[str], pairs: np.ndarray,
                      all_sentences: SentenceStore | None = None) -> list[PairResult]:
@@ -362,10 +373,11 @@ class Scanner:
                     matrix = _distinct_rows(verifier.vectorizer, [t for i in order for t in all_sentences.texts(i)],
                                             self.config.workers)
                 rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
-                block = self._prefilter(block, order, starts, matrix)
-                evidence += _verify_parallel(verifier, all_sentences, matrix, rows, block.tolist(),
-                                             self.config.workers, self._track, texts, not self.config.related,
-                                             self.config.keep_alignments)
+                found, prefiltered = _verify_parallel(verifier, all_sentences, matrix, rows, block.tolist(),
+                                                      self.config.workers, self._track, texts,
+                                                      not self.config.related, self.config.keep_alignments)
+                evidence += found
+                self.prefiltered_ += prefiltered
                 del matrix
         results = []
         keys = self.doc_keys_
@@ -459,32 +471,6 @@ class Scanner:
             held += grow
         yield pairs[begin:]
 
-    def _prefilter(self, pairs: np.ndarray, order: list[int], starts: np.ndarray, matrix) -> np.ndarray:
-        """Drop candidates whose whole-document TF-IDF cosine is below DOC_COSINE_FLOOR.
-
-        Document vectors are sums of the sentence rows already computed (one sparse product),
-        and all pair cosines are one vectorised row-wise product: far cheaper than aligning.
-        """
-        if len(pairs) == 0:
-            return pairs
-        n_sent = matrix.shape[0]
-        owner = np.repeat(np.arange(len(order)), np.diff(starts))
-        indicator = sp.csr_matrix((np.ones(n_sent, dtype=np.float32), (owner, np.arange(n_sent))),
-                                  shape=(len(order), n_sent))
-        doc_vectors = normalize(indicator @ matrix, copy=False)
-        position = np.full(int(max(order)) + 1, -1, dtype=np.int64)
-        position[np.asarray(order)] = np.arange(len(order))
-        cosine = np.zeros(len(pairs))
-        # In chunks: two gathered document vectors per pair (a few thousand entries each) would
-        # outgrow the block's sentence rows (2 GB for corpus-100k's 58k pairs at once).
-        for lo in range(0, len(pairs), PREFILTER_CHUNK):
-            chunk = pairs[lo:lo + PREFILTER_CHUNK]
-            left, right = doc_vectors[position[chunk[:, 0]]], doc_vectors[position[chunk[:, 1]]]
-            cosine[lo:lo + len(chunk)] = np.asarray(left.multiply(right).sum(axis=1)).ravel()
-        keep = cosine >= DOC_COSINE_FLOOR
-        self.prefiltered_ = int((~keep).sum())
-        return pairs[keep]
-
     def _track(self, items: Iterable, label: str, total: int | None = None):
         """A rich progress bar on stderr when asked for (long runs in a terminal)."""
         total = total if total is not None else len(items)
@@ -518,22 +504,40 @@ class Scanner:
 _VERIFY_STATE: tuple | None = None
 
 
-def _verify_chunk(chunk: list[tuple[int, int]]) -> list[tuple[int, int, list, PairFeatures]]:
-    """Links and features of a chunk of pairs (links only: the parent holds the sentences).
+def _verify_chunk(chunk: list[tuple[int, int]]) -> tuple[list[tuple[int, int, list, PairFeatures]], int]:
+    """Links and features of a chunk of pairs (links only: the parent holds the sentences),
+    and how many pairs the prefilter dropped.
 
     Pairs are sorted, so the pairs of one first document are consecutive: their similarity
-    matrices come from one product. With `skip_related`, a pair whose similarities prove it
-    cannot be derived (see `_cannot_be_derived`) is not aligned and not returned.
+    matrices come from one product. A pair whose whole-document cosine is below
+    DOC_COSINE_FLOOR is dropped before it is aligned. With `skip_related`, a pair whose
+    similarities prove it cannot be derived (see `_cannot_be_derived`) is not aligned and
+    not returned.
     """
     with threadpool_limits(limits=1, user_api="blas"):  # a forked worker may not inherit the limit
         return _verify_pairs(chunk, *_VERIFY_STATE)
 
 
 def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: SentenceStore, matrix,
-                  rows: dict, adjacent: np.ndarray, texts: list[str] | None, skip_related: bool,
-                  keep_links: bool = True) -> list:
+                  rows: dict, texts: list[str] | None, skip_related: bool, keep_links: bool = True) -> tuple[list, int]:
     similarities = GroupSimilarities(matrix)
+    norms: dict[int, float] = {}  # per document, for this chunk
+    adjacent: dict[int, np.ndarray] = {}
+
+    def norm_of(doc: int) -> float:
+        found = norms.get(doc)
+        if found is None:
+            found = norms[doc] = similarities.norm(rows[doc])
+        return found
+
+    def adjacent_of(doc: int) -> np.ndarray:  # only for pairs that are aligned
+        found = adjacent.get(doc)
+        if found is None:
+            found = adjacent[doc] = similarities.adjacent(rows[doc])
+        return found
+
     out = []
+    prefiltered = 0
     begin = 0
     while begin < len(chunk):
         first = chunk[begin][0]
@@ -543,15 +547,21 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: S
         group = chunk[begin:end]
         begin = end
         sa = sentences[first]  # Sentence objects are made here, per pair, from the spans
-        for (i, j), sim in zip(group, similarities(rows[first], [rows[j] for _, j in group])):
+        sims = similarities(rows[first], [rows[j] for _, j in group])
+        norm_a = norm_of(first)
+        for (i, j), sim, total in zip(group, sims, similarities.totals):
+            # The prefilter: whole-document TF-IDF cosine (mean of word and char cosines).
+            if not total >= DOC_COSINE_FLOOR * norm_a * norm_of(j) > 0.0:
+                prefiltered += 1
+                continue
             sb = sentences[j]
             if skip_related and _cannot_be_derived(verifier, sim, sa, sb, texts[i], texts[j]):
                 continue
-            alignment = verifier.align_similarities(sa, sb, sim, _doc_slice(adjacent, rows[i]), _doc_slice(adjacent, rows[j]))
+            alignment = verifier.align_similarities(sa, sb, sim, adjacent_of(i), adjacent_of(j))
             if skip_related and _aligned_cannot_be_derived(alignment, texts[i], texts[j]):
                 continue
             out.append((i, j, alignment.links if keep_links else None, verifier.features(alignment)))
-    return out
+    return out, prefiltered
 
 
 def _aligned_cannot_be_derived(alignment: Alignment, text_a: str, text_b: str) -> bool:
@@ -574,14 +584,6 @@ def _aligned_cannot_be_derived(alignment: Alignment, text_a: str, text_b: str) -
         if total and sum(len(sentences[k].text) for k in used) / total >= DERIVED_SCORE - 1e-9:
             return False
     return normalised(text_a) != normalised(text_b)
-
-
-def _doc_slice(adjacent: np.ndarray, rows: tuple[int, int]) -> np.ndarray:
-    """A document's neighbour dot products out of the block's (its last sentence has no next)."""
-    start, end = rows
-    part = adjacent[start:max(end, start + 1)].copy()
-    part[-1:] = 0.0
-    return part
 
 
 def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], sb: list[Sentence],
@@ -610,14 +612,14 @@ def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], 
 
 def _verify_parallel(verifier: Verifier, sentences: SentenceStore, matrix, rows: dict, pairs: list[tuple[int, int]],
                      workers: int, track: Callable, texts: list[str] | None = None, skip_related: bool = False,
-                     keep_alignments: bool = True) -> list:
-    """Align pairs in chunks, on forked worker processes when there are enough pairs.
+                     keep_alignments: bool = True) -> tuple[list, int]:
+    """Align pairs in chunks, on forked worker processes when there are enough pairs;
+    -> (evidence, pairs the prefilter dropped).
 
     Chunks come back in submission order, so the result is the same whatever `workers` is.
     """
     global _VERIFY_STATE
-    _VERIFY_STATE = (verifier, sentences, matrix, rows, adjacent_dots(matrix), texts, skip_related and texts is not None,
-                     keep_alignments)
+    _VERIFY_STATE = (verifier, sentences, matrix, rows, texts, skip_related and texts is not None, keep_alignments)
     # The products are tiny (sentences x sentences): a multi-threaded BLAS spends far more on
     # waking its threads than on the arithmetic (13x slower on a busy 2-core machine), and
     # forked workers would each start their own.
@@ -639,8 +641,9 @@ def _verify_parallel(verifier: Verifier, sentences: SentenceStore, matrix, rows:
                         done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
                 finally:
                     gc.unfreeze()
-        return [(i, j, Alignment(sentences[i], sentences[j], links) if links is not None else None, feats)
-                for part in done for i, j, links, feats in part]
+        evidence = [(i, j, Alignment(sentences[i], sentences[j], links) if links is not None else None, feats)
+                    for part, _ in done for i, j, links, feats in part]
+        return evidence, sum(dropped for _, dropped in done)
     finally:
         _VERIFY_STATE = None
 

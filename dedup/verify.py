@@ -614,25 +614,6 @@ def exact_similarities(da: np.ndarray, db: np.ndarray) -> np.ndarray:
     return np.round(sim, 6, out=sim)
 
 
-def adjacent_dots(matrix: sp.csr_matrix) -> np.ndarray:
-    """Dot product of every row of `matrix` with the next row (one sparse op for a whole block);
-    a document's neighbour dots are its slice, last one set to 0 (see `_adjacent_dots`)."""
-    n = matrix.shape[0]
-    if n < 2:
-        return np.zeros(n)
-    out = np.zeros(n, dtype=np.float64)
-    # In row chunks: two shifted copies of a whole block would double its memory (rows are
-    # summed one by one, so chunking changes no value).
-    for lo in range(0, n - 1, ADJACENT_CHUNK):
-        hi = min(n - 1, lo + ADJACENT_CHUNK)
-        out[lo:hi] = np.asarray(matrix[lo:hi].multiply(matrix[lo + 1:hi + 1]).sum(axis=1), dtype=np.float64).ravel()
-    return out
-
-
-# Rows whose neighbour products `adjacent_dots` takes at once (two ~3 KB copies each).
-ADJACENT_CHUNK = 20_000
-
-
 class GroupSimilarities:
     """Sentence similarity matrices of one document against several partners, in few products.
 
@@ -640,12 +621,17 @@ class GroupSimilarities:
     a dot product with it), so a group needs one set of distinct columns instead of one
     sorted union per pair, and a reusable column-slot table replaces per-pair `searchsorted`.
     Partners are taken in batches whose dense rows stay under `max_cells` floats.
+
+    After a call, `totals[k]` is the sum of partner k's similarity matrix before rounding:
+    the dot product of the two documents' summed sentence rows, i.e. their whole-document
+    TF-IDF cosine times both sums' norms (the scan's prefilter reads it, no product more).
     """
 
     def __init__(self, matrix: sp.csr_matrix, max_cells: int = 4_000_000) -> None:
         self.matrix = matrix
         self.max_cells = max_cells
         self._slot = np.full(matrix.shape[1], -1, dtype=np.int64)
+        self.totals: list[float] = []
 
     def __call__(self, rows_a: tuple[int, int], rows_b: list[tuple[int, int]]) -> list[np.ndarray]:
         m = self.matrix
@@ -655,6 +641,7 @@ class GroupSimilarities:
         self._slot[cols_a] = np.arange(len(cols_a))
         columns = cols_a[self._slot[cols_a] == np.arange(len(cols_a))]
         self._slot[columns] = np.arange(len(columns))
+        self.totals = []
         try:
             da = np.zeros((a1 - a0, len(columns)), dtype=np.float32)
             da[np.repeat(np.arange(a1 - a0), np.diff(m.indptr[a0:a1 + 1])), self._slot[cols_a]] = \
@@ -673,6 +660,37 @@ class GroupSimilarities:
             self._slot[columns] = -1
         return out
 
+    def norm(self, rows: tuple[int, int]) -> float:
+        """Norm of a document's summed sentence rows (the prefilter's cosine denominator)."""
+        m = self.matrix
+        lo, hi = m.indptr[rows[0]], m.indptr[rows[1]]
+        cols = m.indices[lo:hi]
+        self._slot[cols] = np.arange(len(cols))  # each column -> its last position: one slot per column
+        try:
+            sums = np.bincount(self._slot[cols], weights=m.data[lo:hi], minlength=len(cols))
+        finally:
+            self._slot[cols] = -1
+        return float(np.sqrt(sums @ sums))
+
+    def adjacent(self, rows: tuple[int, int]) -> np.ndarray:
+        """Each sentence row's dot product with the next, and a trailing 0 (what 1-2 / 2-1
+        merges read), from the document's rows compacted to its own columns."""
+        m = self.matrix
+        a0, a1 = rows
+        if a1 - a0 < 2:
+            return np.zeros(1)
+        lo, hi = m.indptr[a0], m.indptr[a1]
+        cols = m.indices[lo:hi]
+        self._slot[cols] = np.arange(len(cols))
+        columns = cols[self._slot[cols] == np.arange(len(cols))]
+        self._slot[columns] = np.arange(len(columns))
+        try:
+            dense = np.zeros((a1 - a0, len(columns)), dtype=np.float32)
+            dense[np.repeat(np.arange(a1 - a0), np.diff(m.indptr[a0:a1 + 1])), self._slot[cols]] = m.data[lo:hi]
+        finally:
+            self._slot[columns] = -1
+        return _adjacent_dots(dense).astype(np.float64)
+
     def _against(self, da: np.ndarray, rows_b: list[tuple[int, int]], n_columns: int) -> list[np.ndarray]:
         """Similarities of `da` (dense, compacted) to each partner's rows."""
         m = self.matrix
@@ -684,8 +702,11 @@ class GroupSimilarities:
         keep = slots >= 0
         db = np.zeros((len(row_ids), n_columns), dtype=np.float32)
         db[np.repeat(np.arange(len(row_ids)), lengths)[keep], slots[keep]] = m.data[entries[keep]]
-        sim = exact_similarities(da, db)
+        sim = da.astype(np.float64) @ db.astype(np.float64).T
         bounds = np.concatenate([[0], np.cumsum(sizes)])
+        column_sums = sim.sum(axis=0)
+        self.totals += [float(column_sums[bounds[k]:bounds[k + 1]].sum()) for k in range(len(rows_b))]
+        np.round(sim, 6, out=sim)  # as `exact_similarities` does
         return [sim[:, bounds[k]:bounds[k + 1]] for k in range(len(rows_b))]
 
 

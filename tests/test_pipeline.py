@@ -200,3 +200,26 @@ def test_sentences_split_on_workers_are_the_sequential_ones(monkeypatch):
     pipeline.Scanner(pipeline.ScanConfig(jobs=2))._split(texts, sentences, range(len(texts)))
     assert all(sentences.is_split(k) for k in range(len(texts)))
     assert [sentences[k] for k in range(len(texts))] == [split_sentences(t) for t in texts]
+
+
+def test_prefilter_drops_exactly_the_pairs_below_the_document_cosine_floor(monkeypatch):
+    """The prefilter reads each pair's whole-document cosine off its sentence similarities; it
+    must drop the pairs whose summed-sentence TF-IDF vectors have a cosine below the floor."""
+    from sklearn.preprocessing import normalize
+
+    docs, texts, sentences, verifier, matrix, rows = _vectorised_corpus()
+    starts = [rows[k][0] for k in range(len(docs))] + [rows[len(docs) - 1][1]]
+    owner = np.repeat(np.arange(len(docs)), np.diff(starts))
+    doc_vectors = normalize(np.asarray(np.vstack([matrix[owner == k].sum(axis=0) for k in range(len(docs))])))
+    pairs = _candidate_pairs(docs)
+    cosine = (doc_vectors[pairs[:, 0]] * doc_vectors[pairs[:, 1]]).sum(axis=1)
+    floor = float(np.sort(cosine)[len(cosine) // 2])  # half of the pairs on each side
+    monkeypatch.setattr(pipeline, "DOC_COSINE_FLOOR", floor - 1e-4)
+
+    scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=1, related=True, fast_verify=False))
+    monkeypatch.setattr(scanner, "candidate_pairs", lambda *args: pairs)
+    result = scanner.scan(docs)
+    ids = [d.id for d in docs]
+    kept = {frozenset((ids[i], ids[j])) for (i, j), c in zip(pairs.tolist(), cosine) if c >= floor - 1e-4}
+    assert {frozenset((p.a, p.b)) for p in result.pairs} == kept
+    assert scanner.prefiltered_ == len(pairs) - len(kept) > 0
