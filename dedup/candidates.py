@@ -121,16 +121,22 @@ class LSHBanding:
 
     def band_keys(self, signatures: np.ndarray) -> np.ndarray:
         """(n, bands) uint64: each band's rows folded into one key (multiply-xor, then fmix64)."""
-        signatures = np.asarray(signatures)
-        if signatures.ndim != 2 or signatures.shape[1] < self.bands * self.rows:
-            raise ValueError(f"signatures must be (n, >= {self.bands * self.rows}), got {signatures.shape}")
-        blocks = signatures[:, : self.bands * self.rows].reshape(len(signatures), self.bands, self.rows)
-        keys = np.broadcast_to(self._band_seeds, (len(signatures), self.bands)).copy()
-        for row in range(self.rows):
-            keys ^= blocks[:, :, row].astype(np.uint64)
+        self._check(signatures)
+        return np.stack([self.band_key(signatures, band) for band in range(self.bands)], axis=1)
+
+    def band_key(self, signatures: np.ndarray, band: int) -> np.ndarray:
+        """(n,) uint64 keys of one band (a band at a time: the (n, bands) matrix of all keys
+        is 300 MB at a million documents)."""
+        keys = np.full(len(signatures), self._band_seeds[band], dtype=np.uint64)
+        for row in range(band * self.rows, (band + 1) * self.rows):
+            keys ^= signatures[:, row].astype(np.uint64)
             keys *= _U64(0x9E3779B97F4A7C15)
             keys ^= keys >> _U64(29)
         return fmix64(keys)
+
+    def _check(self, signatures: np.ndarray) -> None:
+        if signatures.ndim != 2 or signatures.shape[1] < self.bands * self.rows:
+            raise ValueError(f"signatures must be (n, >= {self.bands * self.rows}), got {signatures.shape}")
 
     def candidate_pairs(self, signatures: np.ndarray, keep: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
         """(m, 2) int64 doc index pairs, i < j, unique, sorted, sharing a bucket in some band.
@@ -148,12 +154,15 @@ class LSHBanding:
         self.empty_docs = n - len(live)
         if len(live) < 2:
             return np.zeros((0, 2), dtype=np.int64)
-        keys = self.band_keys(signatures[live])
+        self._check(signatures)
+        live_signatures = signatures[live] if len(live) < n else signatures
         found: list[np.ndarray] = []
         held, compacted = 0, 0
         for band in range(self.bands):
-            order = np.argsort(keys[:, band], kind="stable")  # stable: doc order inside a bucket
-            sorted_keys = keys[order, band]
+            keys = self.band_key(live_signatures, band)
+            order = np.argsort(keys, kind="stable")  # stable: doc order inside a bucket
+            sorted_keys = keys[order]
+            del keys
             starts = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
             sizes = np.diff(np.append(starts, len(sorted_keys)))
             shared = sizes >= 2
@@ -192,7 +201,7 @@ class SharedPassages:
     is boilerplate or a stock phrase and proposes nothing.
     """
 
-    part_anchors = 1 << 24  # anchors grouped at once: ~0.5 GB of sort temporaries
+    part_anchors = 1 << 23  # anchors grouped at once: ~0.25 GB of sort temporaries
 
     def __init__(self, min_shared: int = 2, max_bucket: int = 50) -> None:
         # min_shared=2: one common 8-gram is a stock phrase as often as a paste; winnowing
@@ -228,17 +237,24 @@ class SharedPassages:
         offsets = np.asarray(offsets, dtype=np.int64)
         anchors = np.asarray(anchors, dtype=np.uint32)
         n = len(offsets) - 1
-        owners = np.repeat(np.arange(n, dtype=np.uint32), np.diff(offsets))
-        # Anchors are grouped part by part (by their top hash bits, so an anchor's documents all
-        # fall in one part): the sort's temporaries stay near `part_anchors` keys however large
-        # the corpus is.
-        bits = max(0, int(np.ceil(np.log2(max(len(anchors), 1) / self.part_anchors))))
+        # Anchors are grouped part by part (by the top bits of a bijective mix of the anchor, so
+        # an anchor's documents all fall in one part): the sort's temporaries stay near
+        # `part_anchors` keys however large the corpus is. Not by the anchor's own top bits:
+        # anchors are window minima, so most are small (corpus-1m: 37.1M of 45.5M anchors in
+        # the lowest quarter, and that part's sort held 2.5 GB).
+        bits = min(8, max(0, int(np.ceil(np.log2(max(len(anchors), 1) / self.part_anchors)))))
         if bits == 0:
-            found = [self._bucket_pairs(anchors, owners)]
+            found = [self._bucket_pairs(anchors, np.repeat(np.arange(n, dtype=np.uint32), np.diff(offsets)))]
         else:
-            top = anchors >> np.uint32(32 - bits)
-            found = [self._bucket_pairs(anchors[top == part], owners[top == part]) for part in range(1 << bits)]
-        del owners
+            mixed = anchors * np.uint32(0x9E3779B1)  # odd multiplier: a bijection of uint32
+            top = (mixed >> np.uint32(32 - bits)).astype(np.uint8)
+            del mixed
+            found = []
+            for part in range(1 << bits):
+                at = np.flatnonzero(top == part)
+                owners = (np.searchsorted(offsets, at, side="right") - 1).astype(np.uint32)
+                found.append(self._bucket_pairs(anchors[at], owners))
+            del top, at, owners
         pairs = np.concatenate(found)
         if len(pairs) == 0:
             return np.zeros((0, 2), dtype=np.int64)
