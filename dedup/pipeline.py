@@ -35,7 +35,7 @@ from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
 from dedup.verify import (VERBATIM_SIMILARITY, Alignment, GroupSimilarities, PairFeatures, Sentence, SentenceStore,
-                          Verifier, packed_spans)
+                          Verifier, expand_rows, packed_spans)
 from dedup.workers import close_pools, worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
@@ -188,8 +188,10 @@ def _distinct_rows(vectorizer, sentences: list[str], jobs: int):
     corpus-100k's documents in pairs have 463k sentences, 358k distinct)."""
     index: dict[str, int] = {}
     ids = np.fromiter((index.setdefault(text, len(index)) for text in sentences), dtype=np.int64, count=len(sentences))
-    rows = vectorizer.transform(list(index), jobs)
-    return rows if len(index) == len(sentences) else rows[ids]
+    distinct = list(index)
+    del index
+    # Assembled as the chunks arrive: never the distinct rows and their expansion at once.
+    return expand_rows(vectorizer.transform_chunks(distinct, jobs), ids, 2 * vectorizer.n_features)
 
 
 def _split_texts(texts: list[str]) -> list[bytes]:

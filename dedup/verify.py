@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,7 +32,7 @@ from sklearn.utils import murmurhash3_32
 from dedup.fingerprint import ranks_within
 from dedup.fidelity import copied, figures, fidelity, fidelity_features
 from dedup.ngram_hash import ngram_counts
-from dedup.workers import worker_pool
+from dedup.workers import bounded_map, worker_pool
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,14 +328,21 @@ class SentenceVectorizer:
         # Each chunk becomes float32 TF-IDF rows where it is hashed (on the workers): only the
         # compact rows travel and are stacked, never a whole block's counts and their float64
         # intermediates (rows are transformed one by one, so chunking changes no value).
-        sentences = list(sentences)
-        jobs_args = [(sentences[k:k + HASH_CHUNK], self.n_features, self._word_idf, self._char_idf)
-                     for k in range(0, len(sentences), HASH_CHUNK)]
-        if jobs <= 1 or len(jobs_args) < 4:
-            done = [_tfidf_sentences(job) for job in jobs_args]
-        else:
-            done = list(worker_pool(jobs).map(_tfidf_sentences, jobs_args))
+        done = list(self.transform_chunks(sentences, jobs))
         return done[0] if len(done) == 1 else sp.vstack(done, format="csr")
+
+    def transform_chunks(self, sentences: Sequence[str], jobs: int = 1) -> Iterator[sp.csr_matrix]:
+        """`transform`'s rows as consecutive chunks of HASH_CHUNK sentences, in order, with a
+        few chunks in flight on `jobs` processes: a caller that assembles them as they come
+        never holds the chunks and their stacked copy together (see `expand_rows`)."""
+        if not self.fitted_:
+            raise RuntimeError("SentenceVectorizer.fit must be called before transform")
+        sentences = list(sentences)
+        jobs_args = ((sentences[k:k + HASH_CHUNK], self.n_features, self._word_idf, self._char_idf)
+                     for k in range(0, len(sentences), HASH_CHUNK))
+        if jobs <= 1 or -(-len(sentences) // HASH_CHUNK) < 4:  # under 4 chunks: no pool
+            return map(_tfidf_sentences, jobs_args)
+        return bounded_map(worker_pool(jobs), _tfidf_sentences, jobs_args, 2 * jobs)
 
     def word_weight(self, token: str) -> float:
         """IDF of one word (ranks diff changes, weighs unmatched words); cached.
@@ -361,6 +368,64 @@ class SentenceVectorizer:
 
 # Sentences hashed at once: ~300 n-grams each, ~40 bytes of temporaries per n-gram (~240 MB).
 HASH_CHUNK = 20_000
+# Output rows copied at once by `expand_rows` (bounds its index temporaries to ~100 MB).
+EXPAND_ROWS = 8_192
+
+
+def expand_rows(chunks: Iterable[sp.csr_matrix], ids: np.ndarray, n_columns: int) -> sp.csr_matrix:
+    """`vstack(chunks)[ids]` without holding both: row p of the result is distinct row ids[p].
+
+    The distinct rows are numbered in order of first occurrence (`ids[p]` is at most one more
+    than every id before p), so once the chunks up to distinct row d have arrived, every output
+    row before d's first occurrence can be written: a new row from the chunk at hand, a repeat
+    copied from the output itself, where its first occurrence already is. The result grows in
+    place; neither the distinct matrix nor a list of its chunks is ever held whole (on a verify
+    block of 300k sentences, ~1 GB of rows, that is about 2 GB of peak memory less).
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    n_out = len(ids)
+    n_distinct = int(ids.max()) + 1 if n_out else 0
+    first_position = np.full(n_distinct + 1, n_out, dtype=np.int64)
+    first_position[ids[::-1]] = np.arange(n_out - 1, -1, -1)  # reversed: the first write wins last
+    indptr = np.zeros(n_out + 1, dtype=np.int64)
+    indices = np.zeros(0, dtype=np.int32)
+    data = np.zeros(0, dtype=np.float32)
+    written = 0  # output rows done
+    low = 0  # first distinct id of the chunk at hand
+    for chunk in chunks:
+        high = low + chunk.shape[0]
+        if not len(data):  # size the output from the first chunk's entries per row, 10% over
+            per_row = chunk.nnz / max(1, chunk.shape[0])
+            indices = np.empty(int(per_row * n_out * 1.1) + 1, dtype=np.int32)
+            data = np.empty(len(indices), dtype=np.float32)
+        end = int(first_position[min(high, n_distinct)])
+        for begin in range(written, end, EXPAND_ROWS):
+            stop = min(end, begin + EXPAND_ROWS)
+            source = ids[begin:stop]
+            new = source >= low  # in this chunk; else a repeat of a row already written
+            local = np.where(new, source - low, 0)
+            earlier = first_position[np.where(new, 0, source)]
+            lengths = np.where(new, chunk.indptr[local + 1] - chunk.indptr[local],
+                               indptr[earlier + 1] - indptr[earlier])
+            starts = np.where(new, chunk.indptr[local], indptr[earlier])
+            indptr[begin + 1:stop + 1] = indptr[begin] + np.cumsum(lengths)
+            lo, hi = int(indptr[begin]), int(indptr[stop])
+            if hi > len(data):  # past the estimate: grow by a quarter at least
+                size = max(hi, int(len(data) * 1.25))
+                indices = np.concatenate([indices[:lo], np.empty(size - lo, dtype=np.int32)])
+                data = np.concatenate([data[:lo], np.empty(size - lo, dtype=np.float32)])
+            entry = np.repeat(starts, lengths) + ranks_within(lengths)
+            from_chunk = np.repeat(new, lengths)
+            indices[lo:hi][from_chunk] = chunk.indices[entry[from_chunk]]
+            data[lo:hi][from_chunk] = chunk.data[entry[from_chunk]]
+            indices[lo:hi][~from_chunk] = indices[entry[~from_chunk]]
+            data[lo:hi][~from_chunk] = data[entry[~from_chunk]]
+        written = max(written, end)
+        low = high
+    if written != n_out or low != n_distinct:
+        raise ValueError(f"expand_rows: {low} distinct rows arrived for ids up to {n_distinct - 1}")
+    nnz = int(indptr[-1])
+    return sp.csr_matrix((data[:nnz], indices[:nnz], indptr), shape=(n_out, n_columns))
 
 
 def _hash_sentences(job: tuple[list[str], int]) -> tuple[sp.csr_matrix, sp.csr_matrix]:

@@ -6,9 +6,14 @@ same processes, which keep their per-process caches (the rewrite vocabulary) bet
 from __future__ import annotations
 
 import atexit
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Callable, Iterable, Iterator, TypeVar
 
-__all__ = ["close_pools", "worker_pool"]
+__all__ = ["bounded_map", "close_pools", "worker_pool"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _pools: dict[int, ProcessPoolExecutor] = {}
 
@@ -19,6 +24,19 @@ def worker_pool(jobs: int) -> ProcessPoolExecutor:
     if pool is None:
         pool = _pools[jobs] = ProcessPoolExecutor(max_workers=jobs)
     return pool
+
+
+def bounded_map(pool: Executor, function: Callable[[T], R], tasks: Iterable[T], in_flight: int) -> Iterator[R]:
+    """`pool.map(function, tasks)` in order, with at most `in_flight` tasks submitted and not
+    yet read: `Executor.map` builds every task's arguments up front, which for tasks made
+    from texts read back from disk (`dedup.textstore`) would hold all of them at once."""
+    pending: deque = deque()
+    for task in tasks:
+        pending.append(pool.submit(function, task))
+        if len(pending) >= in_flight:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 @atexit.register

@@ -61,3 +61,37 @@ def test_sentence_counts_on_the_worker_pool_equal_one_process(monkeypatch):
     for a, b in zip(one, pooled):
         assert a.shape == b.shape == (40, vectorizer.n_features)
         assert (a != b).nnz == 0
+
+
+def test_expand_rows_equals_stacking_then_indexing(monkeypatch):
+    """Rows assembled chunk by chunk, repeats copied from the output: the same matrix as
+    `transform(distinct)[ids]`, with chunks of a few rows, sub-slices of a few rows, and a first
+    chunk too sparse for the size estimate (so the output grows)."""
+    import numpy as np
+
+    from dedup import verify
+
+    rng = np.random.default_rng(3)
+    distinct = ["Short.", "", "a b"] + [" ".join(rng.choice(["tanks", "troops", "Seoul", "11,000", "said", "the"],
+                                                              size=int(rng.integers(1, 30)))) + f" {k}"
+                                        for k in range(40)]
+    # Repeats point back at earlier rows, new rows come in first-occurrence order.
+    ids, seen = [], 0
+    for _ in range(200):
+        if seen < len(distinct) and (seen == 0 or rng.random() < 0.3):
+            ids.append(seen)
+            seen += 1
+        else:
+            ids.append(int(rng.integers(0, seen)))
+    ids += list(range(seen, len(distinct)))
+    ids = np.array(ids)
+    vectorizer = verify.SentenceVectorizer(n_features=2**10).fit(distinct)
+    expected = vectorizer.transform(distinct)[ids]
+    monkeypatch.setattr(verify, "HASH_CHUNK", 4)
+    monkeypatch.setattr(verify, "EXPAND_ROWS", 3)
+    got = verify.expand_rows(vectorizer.transform_chunks(distinct), ids, 2 * vectorizer.n_features)
+    assert got.shape == expected.shape
+    assert (got != expected).nnz == 0 and np.array_equal(got.indptr, expected.indptr)
+    assert np.array_equal(got.indices, expected.indices) and np.array_equal(got.data, expected.data)
+    empty = verify.expand_rows(iter([]), np.zeros(0, dtype=np.int64), 8)
+    assert empty.shape == (0, 8)
