@@ -20,7 +20,7 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,11 +32,12 @@ from dedup.clean import Cleaner, Prepared, prepare
 from dedup.document import Document, Skip
 from dedup.fastverify import VerbatimFacts, decide, sentence_table
 from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
+from dedup.textstore import TextsById, spill_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
 from dedup.verify import (VERBATIM_SIMILARITY, Alignment, GroupSimilarities, PairFeatures, Sentence, SentenceStore,
                           Verifier, expand_rows, packed_spans)
-from dedup.workers import close_pools, worker_pool
+from dedup.workers import bounded_map, close_pools, worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
 # Candidates below this whole-document TF-IDF cosine (mean of word and char cosines) are not
@@ -81,6 +82,10 @@ class ScanConfig:
     # a large scan does not hold links for every verified pair (nor, through them, every
     # paired document's sentences) until it ends.
     keep_alignments: bool = False
+    # Cleaned texts over this many MB wait for verify in an unlinked temporary file (in TMPDIR),
+    # read back per document, instead of in memory: at a million news articles they are
+    # 1.3 GB, a third of the scan's peak. None: always in memory.
+    spill_texts_mb: float | None = 512.0
 
     @property
     def workers(self) -> int:
@@ -138,7 +143,8 @@ class StageStats:
 class ScanResult:
     """What a scan found. `docs` holds each document's metadata, its `text` cut to the dateline
     head relate reads (or "" when the head has no dateline): the raw corpus is not kept.
-    `cleaned` holds the cleaned texts, which the diff view and reports read."""
+    `cleaned` maps id -> cleaned text, which the diff view and reports read (a large scan
+    reads it from a temporary file: see `ScanConfig.spill_texts_mb`)."""
 
     documents: int
     skipped: list[Skip]
@@ -147,7 +153,7 @@ class ScanResult:
     candidates: int = 0
     profile: dict[str, StageStats] = field(default_factory=dict)
     docs: dict[str, Document] = field(default_factory=dict, repr=False)
-    cleaned: dict[str, str] = field(default_factory=dict, repr=False)
+    cleaned: Mapping[str, str] = field(default_factory=dict, repr=False)
     verifier: Verifier | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
@@ -260,6 +266,9 @@ class Scanner:
             del anchors, anchor_offsets, copy_sigs, rewrite_sigs  # verify needs none of them
             _trim_heap()
             st.items = len(pairs)
+        with self._stage("verify"):
+            texts = spill_texts(texts, cfg.spill_texts_mb)  # the list's strings are freed here
+            _trim_heap()
         results = self.verify_pairs(docs, texts, pairs)
         with self._stage("relate", len(results)):
             found_clusters = self._cluster(docs, results) if cfg.clusters else []
@@ -268,7 +277,7 @@ class Scanner:
         return ScanResult(
             documents=n, skipped=list(skipped or []), pairs=results, clusters=found_clusters,
             candidates=len(pairs), profile=self.profile, docs={d.id: d for d in docs},
-            cleaned={d.id: t for d, t in zip(docs, texts)}, verifier=self.verifier_,
+            cleaned=TextsById([d.id for d in docs], texts), verifier=self.verifier_,
         )
 
     def _ingest_and_clean(self, documents: Iterable[Document]) -> tuple[list[Document], list[str]]:
@@ -365,7 +374,7 @@ class Scanner:
         with ThreadPoolExecutor(max_workers=2) as threads:
             return merge_pairs(*[f.result() for f in [threads.submit(task) for task in tasks]])
 
-    def verify_pairs(self, docs: list[Document], texts: list[str], pairs: np.ndarray,
+    def verify_pairs(self, docs: list[Document], texts: Sequence[str], pairs: np.ndarray,
                      all_sentences: SentenceStore | None = None) -> list[PairResult]:
         """Align and label every candidate pair, sentence vectors computed once per document.
 
@@ -437,7 +446,7 @@ class Scanner:
         results.sort(key=lambda r: (-r.score, r.a, r.b))
         return results
 
-    def _fit_idf(self, vectorizer, texts: list[str], pairs: np.ndarray,
+    def _fit_idf(self, vectorizer, texts: Sequence[str], pairs: np.ndarray,
                  all_sentences: SentenceStore | None = None) -> tuple[SentenceStore, sp.csr_matrix | None]:
         """Fit the sentence IDF on the corpus (not on the pair); -> (sentences per document, matrix).
 
@@ -474,7 +483,7 @@ class Scanner:
         self._split(texts, sentences, np.flatnonzero(in_pairs).tolist())
         return sentences, None
 
-    def _split(self, texts: list[str], sentences: SentenceStore, indices) -> None:
+    def _split(self, texts: Sequence[str], sentences: SentenceStore, indices) -> None:
         """Split the documents `indices` not split yet, on the shared worker pool when there
         are many (the split is Python per sentence: 11 s of corpus-100k's verify)."""
         todo = [k for k in indices if not sentences.is_split(k)]
@@ -483,8 +492,8 @@ class Scanner:
             for k in todo:
                 sentences.put(k, packed_spans(texts[k]))
             return
-        chunks = [[texts[k] for k in todo[lo:lo + SPLIT_CHUNK]] for lo in range(0, len(todo), SPLIT_CHUNK)]
-        done = worker_pool(jobs).map(_split_texts, chunks)
+        chunks = ([texts[k] for k in todo[lo:lo + SPLIT_CHUNK]] for lo in range(0, len(todo), SPLIT_CHUNK))
+        done = bounded_map(worker_pool(jobs), _split_texts, chunks, 4 * jobs)  # texts made as they are sent
         for k, packed in zip(todo, (doc for part in done for doc in part)):
             sentences.put(k, packed)
 
@@ -563,7 +572,7 @@ def _verify_chunk(chunk: list[tuple[int, int]]) -> tuple[list[tuple[int, int, li
 
 
 def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: SentenceStore, matrix,
-                  rows: dict, texts: list[str] | None, skip_related: bool, keep_links: bool = True) -> tuple[list, int]:
+                  rows: dict, texts: Sequence[str] | None, skip_related: bool, keep_links: bool = True) -> tuple[list, int]:
     similarities = GroupSimilarities(matrix)
     norms: dict[int, float] = {}  # per document, for this chunk
     adjacent: dict[int, np.ndarray] = {}
@@ -655,7 +664,7 @@ def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], 
 
 
 def _verify_parallel(verifier: Verifier, sentences: SentenceStore, matrix, rows: dict, pairs: list[tuple[int, int]],
-                     workers: int, track: Callable, texts: list[str] | None = None, skip_related: bool = False,
+                     workers: int, track: Callable, texts: Sequence[str] | None = None, skip_related: bool = False,
                      keep_alignments: bool = True) -> tuple[list, int]:
     """Align pairs in chunks, on forked worker processes when there are enough pairs;
     -> (evidence, pairs the prefilter dropped).

@@ -1,0 +1,107 @@
+"""Cleaned texts held on disk while a large scan verifies, read back one document at a time.
+
+After the candidates stage a scan reads a document's cleaned text only when one of its pairs
+is verified or labelled. At a million news articles the texts are about 1.3 GB of Python
+strings, a third of the verify stage's memory; written once to an unlinked temporary file
+they cost 8 bytes a document (an offset), and each read is one `os.pread` (a few
+microseconds, served from the OS page cache while memory allows). `pread` takes no file
+position, so forked verify workers share the inherited descriptor safely.
+
+The file is created already unlinked where the OS allows (`tempfile.TemporaryFile`), so a
+killed scan leaves nothing behind; `TMPDIR` chooses its directory.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["TextStore", "TextsById", "spill_texts"]
+
+# Bytes buffered before each write while the texts go to disk.
+WRITE_CHUNK = 1 << 24
+
+
+class TextStore(Sequence[str]):
+    """A read-only sequence of texts kept in a temporary file, not in memory."""
+
+    def __init__(self, texts: Iterable[str], directory: str | None = None) -> None:
+        self._file = tempfile.TemporaryFile(prefix="dedup-texts-", dir=directory)
+        lengths: list[int] = []
+        pending: list[bytes] = []
+        pending_bytes = 0
+        for text in texts:
+            data = text.encode("utf-8", "surrogatepass")
+            lengths.append(len(data))
+            pending.append(data)
+            pending_bytes += len(data)
+            if pending_bytes >= WRITE_CHUNK:
+                self._file.write(b"".join(pending))
+                pending, pending_bytes = [], 0
+        self._file.write(b"".join(pending))
+        self._file.flush()
+        self._offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=self._offsets[1:])
+        self._fd = self._file.fileno()
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        k = int(k)
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError("TextStore index out of range")
+        start, end = int(self._offsets[k]), int(self._offsets[k + 1])
+        return os.pread(self._fd, end - start, start).decode("utf-8", "surrogatepass") if end > start else ""
+
+    def __iter__(self) -> Iterator[str]:
+        return (self[k] for k in range(len(self)))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of UTF-8 on disk."""
+        return int(self._offsets[-1])
+
+    def close(self) -> None:
+        """Remove the file now rather than when the store is collected."""
+        self._file.close()
+
+    def __reduce__(self):
+        # A descriptor means nothing in another process unless inherited by fork.
+        raise TypeError("a TextStore cannot be pickled; forked workers inherit it")
+
+
+class TextsById(Mapping[str, str]):
+    """id -> text over a sequence of texts in document order (no per-document copy)."""
+
+    def __init__(self, ids: Sequence[str], texts: Sequence[str]) -> None:
+        self._index = {doc_id: k for k, doc_id in enumerate(ids)}
+        self._texts = texts
+
+    def __getitem__(self, doc_id: str) -> str:
+        return self._texts[self._index[doc_id]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+
+def text_bytes(texts: Sequence[str]) -> int:
+    """Characters in `texts`: what they hold in memory as (mostly one-byte) Python strings."""
+    return sum(map(len, texts))
+
+
+def spill_texts(texts: Sequence[str], limit_mb: float | None, directory: str | None = None) -> Sequence[str]:
+    """`texts` as a `TextStore` when they exceed `limit_mb` megabytes, else unchanged
+    (None: never). The caller drops its own list so that the strings are freed."""
+    if limit_mb is None or isinstance(texts, TextStore) or text_bytes(texts) <= limit_mb * 2**20:
+        return texts
+    return TextStore(texts, directory)

@@ -1,0 +1,89 @@
+"""Cleaned texts spilled to a temporary file during verify: read back unchanged, in forked
+workers too, and a scan that spills reports exactly what one in memory does."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import pickle
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+import dedup.pipeline as pipeline
+import dedup.textstore as textstore
+from dedup.textstore import TextsById, TextStore, spill_texts
+
+TEXTS = ["Plain ASCII news.", "", "Ünïcode — “quotes”, 東京 and an emoji 🙂", "lone \udcff surrogate", "x" * 5000]
+
+
+def test_texts_read_back_unchanged():
+    store = TextStore(TEXTS)
+    assert len(store) == len(TEXTS)
+    assert list(store) == TEXTS
+    assert store[-1] == TEXTS[-1] and store[1:3] == TEXTS[1:3]
+    with pytest.raises(IndexError):
+        store[len(TEXTS)]
+
+
+def test_writes_in_chunks(monkeypatch):
+    monkeypatch.setattr(textstore, "WRITE_CHUNK", 7)
+    texts = [f"document {k} " * (k % 4) for k in range(200)]
+    assert list(TextStore(texts)) == texts
+
+
+def _read(args):
+    store, k = _STORE, args
+    return store[k]
+
+
+_STORE: TextStore | None = None
+
+
+def test_forked_workers_read_the_inherited_store():
+    global _STORE
+    _STORE = TextStore(TEXTS * 20)
+    try:
+        with ProcessPoolExecutor(2, mp_context=mp.get_context("fork")) as pool:
+            assert list(pool.map(_read, range(len(_STORE)))) == TEXTS * 20
+    finally:
+        _STORE = None
+
+
+def test_a_store_is_not_pickled():
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(TextStore(TEXTS))
+
+
+def test_spill_only_over_the_limit():
+    assert spill_texts(TEXTS, None) is TEXTS
+    assert spill_texts(TEXTS, 1.0) is TEXTS  # about 5 KB, under 1 MB
+    spilled = spill_texts(TEXTS, 0)
+    assert isinstance(spilled, TextStore) and list(spilled) == TEXTS
+
+
+def test_texts_by_id():
+    mapping = TextsById(["a", "b", "c"], TEXTS[:3])
+    assert dict(mapping) == {"a": TEXTS[0], "b": TEXTS[1], "c": TEXTS[2]}
+    with pytest.raises(KeyError):
+        mapping["z"]
+
+
+def test_a_scan_that_spills_reports_the_same(monkeypatch):
+    from test_pipeline import _corpus, _summary
+
+    docs = _corpus()
+    in_memory = pipeline.Scanner(pipeline.ScanConfig(jobs=2, related=True, spill_texts_mb=None)).scan(docs)
+    spilled_stores = []
+    real_spill = pipeline.spill_texts
+
+    def spy(texts, limit_mb):
+        spilled = real_spill(texts, limit_mb)
+        spilled_stores.append(spilled)
+        return spilled
+
+    monkeypatch.setattr(pipeline, "spill_texts", spy)
+    spilled = pipeline.Scanner(pipeline.ScanConfig(jobs=2, related=True, spill_texts_mb=0)).scan(docs)
+    assert isinstance(spilled_stores[0], TextStore)
+    assert _summary(spilled) == _summary(in_memory) and any(p.relation == "rewrite" for p in spilled.pairs)
+    assert dict(spilled.cleaned) == dict(in_memory.cleaned)
+    diff, text_a, _ = spilled.pair_diff(spilled.pairs[0])
+    assert text_a == in_memory.cleaned[spilled.pairs[0].a] and diff is not None
