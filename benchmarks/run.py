@@ -65,7 +65,10 @@ def scan_with_dedup(corpus: Path, limit: int | None) -> tuple[ToolRun, list[str]
         stages["other"] = unprofiled
     pairs = np.array([sorted((positions[p.a], positions[p.b])) for p in result.pairs], dtype=np.int64).reshape(-1, 2)
     relations = [str(getattr(p.relation, "value", p.relation)) for p in result.pairs]
-    return ToolRun("dedup", len(positions), pairs, stages), relations
+    peaks = ", ".join(f"{stage} {entry.peak_rss_mb:,.0f}" for stage, entry in result.profile.items())
+    notes = [f"{result.candidates:,} candidate pairs, {len(result.pairs):,} derived",
+             f"main process peak RSS (MB) by the end of each stage: {peaks}"]
+    return ToolRun("dedup", len(positions), pairs, stages, notes), relations
 
 
 # ---------------------------------------------------------------- child process: one tool, one corpus
