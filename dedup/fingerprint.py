@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import Stemmer
 import xxhash
 
-from dedup.workers import worker_pool
+from dedup.textstore import char_lengths
+from dedup.workers import bounded_map, worker_pool
 
 __all__ = [
     "CHANNELS",
@@ -695,7 +696,7 @@ class Fingerprinter:
         n = len(texts)
         if n == 0:
             return []
-        cumulative = np.cumsum(np.fromiter(map(len, texts), dtype=np.int64, count=n))
+        cumulative = np.cumsum(char_lengths(texts))
         cuts = np.searchsorted(cumulative, np.arange(self.batch_bytes, int(cumulative[-1]), self.batch_bytes), side="right")
         bounds = np.unique(np.concatenate(([0], cuts, [n])))
         return [slice(int(lo), int(hi)) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
@@ -870,15 +871,15 @@ def scan_fingerprints(
     """
     if copy.channel != "copy" or rewrite.channel != "rewrite":
         raise ValueError("scan_fingerprints takes a copy and a rewrite Fingerprinter")
-    texts = texts if isinstance(texts, (list, tuple)) else list(texts)
+    texts = texts if isinstance(texts, Sequence) else list(texts)  # a list, or a TextStore on disk
     batches = copy._batches(texts)
     if not batches:
         dtype = np.uint16 if compact else np.uint32
         empty = np.zeros((0, copy.num_perm), dtype=dtype)
         return empty, np.zeros((0, rewrite.num_perm), dtype=dtype), np.zeros(0, np.uint32), np.zeros(1, np.int64)
     if jobs > 1 and len(batches) > 1:
-        tasks = [(copy._config(), rewrite._config(), texts[b], compact) for b in batches]
-        parts = list(worker_pool(jobs).map(_pool_scan_batch, tasks))
+        tasks = ((copy._config(), rewrite._config(), texts[b], compact) for b in batches)  # read as sent
+        parts = list(bounded_map(worker_pool(jobs), _pool_scan_batch, tasks, 2 * jobs))
     else:
         parts = [_scan_batch(copy, rewrite, texts[b], compact) for b in batches]
     copy_sigs = np.concatenate([p[0] for p in parts])

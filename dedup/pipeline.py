@@ -82,9 +82,9 @@ class ScanConfig:
     # a large scan does not hold links for every verified pair (nor, through them, every
     # paired document's sentences) until it ends.
     keep_alignments: bool = False
-    # Cleaned texts over this many MB wait for verify in an unlinked temporary file (in TMPDIR),
-    # read back per document, instead of in memory: at a million news articles they are
-    # 1.3 GB, a third of the scan's peak. None: always in memory.
+    # Cleaned texts over this many MB are kept in an unlinked temporary file (in TMPDIR) from the
+    # end of cleaning, read back a batch or a document at a time, instead of in memory: at a
+    # million news articles they are 1.3 GB, a third of the scan's peak. None: always in memory.
     spill_texts_mb: float | None = 512.0
 
     @property
@@ -266,9 +266,6 @@ class Scanner:
             del anchors, anchor_offsets, copy_sigs, rewrite_sigs  # verify needs none of them
             _trim_heap()
             st.items = len(pairs)
-        with self._stage("verify"):
-            texts = spill_texts(texts, cfg.spill_texts_mb)  # the list's strings are freed here
-            _trim_heap()
         results = self.verify_pairs(docs, texts, pairs)
         with self._stage("relate", len(results)):
             found_clusters = self._cluster(docs, results) if cfg.clusters else []
@@ -337,6 +334,7 @@ class Scanner:
         texts = cleaner.transform_prepared(prepared)
         self.doc_keys_ = prepared.doc_keys  # hash of each text before boilerplate lines go (relate's `exact`)
         del prepared
+        texts = spill_texts(texts, self.config.spill_texts_mb)  # a large corpus's strings are freed here
         _trim_heap()
         total = time.perf_counter() - start
         for name, seconds in (("ingest", read_seconds), ("clean", total - read_seconds)):

@@ -1,8 +1,8 @@
-"""Cleaned texts held on disk while a large scan verifies, read back one document at a time.
+"""Cleaned texts held on disk during a large scan, read back a batch or a document at a time.
 
-After the candidates stage a scan reads a document's cleaned text only when one of its pairs
-is verified or labelled. At a million news articles the texts are about 1.3 GB of Python
-strings, a third of the verify stage's memory; written once to an unlinked temporary file
+After cleaning, a scan reads the texts once in batches (fingerprint) and then a document's
+text only when one of its pairs is verified or labelled. At a million news articles the
+texts are about 1.3 GB of Python strings; written once to an unlinked temporary file
 they cost 8 bytes a document (an offset), and each read is one `os.pread` (a few
 microseconds, served from the OS page cache while memory allows). `pread` takes no file
 position, so forked verify workers share the inherited descriptor safely.
@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["TextStore", "TextsById", "spill_texts"]
+__all__ = ["TextStore", "TextsById", "char_lengths", "spill_texts"]
 
 # Bytes buffered before each write while the texts go to disk.
 WRITE_CHUNK = 1 << 24
@@ -30,11 +30,13 @@ class TextStore(Sequence[str]):
     def __init__(self, texts: Iterable[str], directory: str | None = None) -> None:
         self._file = tempfile.TemporaryFile(prefix="dedup-texts-", dir=directory)
         lengths: list[int] = []
+        chars: list[int] = []
         pending: list[bytes] = []
         pending_bytes = 0
         for text in texts:
             data = text.encode("utf-8", "surrogatepass")
             lengths.append(len(data))
+            chars.append(len(text))
             pending.append(data)
             pending_bytes += len(data)
             if pending_bytes >= WRITE_CHUNK:
@@ -44,6 +46,7 @@ class TextStore(Sequence[str]):
         self._file.flush()
         self._offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=self._offsets[1:])
+        self._chars = np.asarray(chars, dtype=np.int64)
         self._fd = self._file.fileno()
 
     def __len__(self) -> int:
@@ -51,7 +54,10 @@ class TextStore(Sequence[str]):
 
     def __getitem__(self, k):  # type: ignore[override]
         if isinstance(k, slice):
-            return [self[i] for i in range(*k.indices(len(self)))]
+            start, stop, step = k.indices(len(self))
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            return self._range(start, max(start, stop))
         k = int(k)
         if k < 0:
             k += len(self)
@@ -60,8 +66,20 @@ class TextStore(Sequence[str]):
         start, end = int(self._offsets[k]), int(self._offsets[k + 1])
         return os.pread(self._fd, end - start, start).decode("utf-8", "surrogatepass") if end > start else ""
 
+    def _range(self, start: int, stop: int) -> list[str]:
+        """Texts start..stop-1 with one read (the fingerprint stage takes batches of them)."""
+        base = int(self._offsets[start])
+        raw = os.pread(self._fd, int(self._offsets[stop]) - base, base)
+        bounds = (self._offsets[start:stop + 1] - base).tolist()
+        return [raw[lo:hi].decode("utf-8", "surrogatepass") for lo, hi in zip(bounds[:-1], bounds[1:])]
+
     def __iter__(self) -> Iterator[str]:
-        return (self[k] for k in range(len(self)))
+        for start in range(0, len(self), 1024):
+            yield from self._range(start, min(len(self), start + 1024))
+
+    def char_lengths(self) -> np.ndarray:
+        """len() of every text, without reading them back."""
+        return self._chars
 
     @property
     def nbytes(self) -> int:
@@ -94,9 +112,16 @@ class TextsById(Mapping[str, str]):
         return len(self._index)
 
 
+def char_lengths(texts: Sequence[str]) -> np.ndarray:
+    """len() of every text as int64; a `TextStore` answers without reading its texts back."""
+    if isinstance(texts, TextStore):
+        return texts.char_lengths()
+    return np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+
+
 def text_bytes(texts: Sequence[str]) -> int:
     """Characters in `texts`: what they hold in memory as (mostly one-byte) Python strings."""
-    return sum(map(len, texts))
+    return int(char_lengths(texts).sum())
 
 
 def spill_texts(texts: Sequence[str], limit_mb: float | None, directory: str | None = None) -> Sequence[str]:

@@ -87,3 +87,28 @@ def test_a_scan_that_spills_reports_the_same(monkeypatch):
     assert dict(spilled.cleaned) == dict(in_memory.cleaned)
     diff, text_a, _ = spilled.pair_diff(spilled.pairs[0])
     assert text_a == in_memory.cleaned[spilled.pairs[0].a] and diff is not None
+
+
+def test_slices_and_lengths_without_reading_one_by_one():
+    texts = TEXTS * 3
+    store = TextStore(texts)
+    assert store[2:9] == texts[2:9] and store[5:2] == [] and store[::4] == texts[::4]
+    assert store.char_lengths().tolist() == [len(t) for t in texts]
+    assert textstore.char_lengths(texts).tolist() == store.char_lengths().tolist()
+
+
+def test_fingerprints_of_a_store_equal_those_of_the_list():
+    import numpy as np
+
+    from dedup.fingerprint import Fingerprinter, scan_fingerprints
+    from test_pipeline import _corpus
+
+    texts = [d.text for d in _corpus()] * 3
+    store = TextStore(texts)
+    results = []
+    for source in (texts, store):
+        copy = Fingerprinter("copy", batch_bytes=4096)  # several batches, on the pool
+        results.append(scan_fingerprints(source, copy, Fingerprinter("rewrite"), jobs=2, compact=True))
+    assert len(copy._batches(store)) > 2
+    for from_list, from_store in zip(*results):
+        assert np.array_equal(from_list, from_store)
