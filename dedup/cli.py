@@ -54,23 +54,26 @@ def scan(
     title_field: str = typer.Option("title", "--title-field", help="Column/field holding the title."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first bad input (exit 2) instead of skipping it."),
     profile: bool = typer.Option(False, "--profile", help="Print time and peak memory of each stage on stderr."),
+    spill_texts_mb: float = typer.Option(512.0, "--spill-texts-mb", min=-1, help="Past this many MB of cleaned text (about 400k articles), keep the texts in a temporary file in TMPDIR instead of in memory; -1 = never."),
 ) -> None:
     """Find derived pairs (exact, near_duplicate, rewrite, partial) in a corpus."""
     from dedup import report
     from dedup.ingest import iter_documents
     from dedup.pipeline import STAGES, ScanConfig, Scanner
+    from dedup.textstore import SpillError
 
     if format not in report.FORMATS:
         _fail(f"--format must be one of {', '.join(report.FORMATS)}, not {format!r}")
     skips = SkipLog(strict=strict, on_skip=_warn)
     config = ScanConfig(threshold=threshold, rewrite_threshold=rewrite_threshold, num_perm=num_perm,
                         shingle_size=shingle_size, jobs=jobs, related=related, clusters=clusters,
-                        progress=sys.stderr.isatty(), keep_alignments=html is not None)
+                        progress=sys.stderr.isatty(), keep_alignments=html is not None,
+                        spill_texts_mb=None if spill_texts_mb < 0 else spill_texts_mb)
     try:
         documents = iter_documents(path, text_field=text_field, id_field=id_field, date_field=date_field,
                                    title_field=title_field, skips=skips)
         result = Scanner(config).scan(documents, skipped=skips.skips)
-    except InputProblem as problem:
+    except (InputProblem, SpillError) as problem:
         _fail(str(problem))
         return
     if result.documents == 0:

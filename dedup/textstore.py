@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["TextStore", "TextsById", "char_lengths", "spill_texts"]
+__all__ = ["SpillError", "TextStore", "TextsById", "char_lengths", "spill_texts"]
 
 # Bytes buffered before each write while the texts go to disk.
 WRITE_CHUNK = 1 << 24
@@ -124,9 +124,19 @@ def text_bytes(texts: Sequence[str]) -> int:
     return int(char_lengths(texts).sum())
 
 
+class SpillError(RuntimeError):
+    """The temporary text file could not be written (a full or read-only temporary folder)."""
+
+
 def spill_texts(texts: Sequence[str], limit_mb: float | None, directory: str | None = None) -> Sequence[str]:
     """`texts` as a `TextStore` when they exceed `limit_mb` megabytes, else unchanged
     (None: never). The caller drops its own list so that the strings are freed."""
     if limit_mb is None or isinstance(texts, TextStore) or text_bytes(texts) <= limit_mb * 2**20:
         return texts
-    return TextStore(texts, directory)
+    try:
+        return TextStore(texts, directory)
+    except OSError as error:
+        where = directory or tempfile.gettempdir()
+        raise SpillError(f"cannot keep the cleaned texts ({text_bytes(texts) / 2**20:,.0f} MB) in a temporary "
+                         f"file in {where}: {error.strerror or error}; set TMPDIR to a folder with room, "
+                         f"or keep them in memory (--spill-texts-mb -1)") from error

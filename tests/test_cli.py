@@ -243,6 +243,27 @@ def test_jobs_do_not_change_the_output(tmp_path):
     assert any(p["relation"] in DERIVED for p in pairs)
 
 
+def test_texts_kept_on_disk_give_the_same_output(tmp_path):
+    corpus = write_variant_corpus(tmp_path / "variants")
+    outputs = []
+    for spill in ("-1", "0"):  # never / always spill
+        result = run("scan", corpus, "--format", "json", "--related", "--spill-texts-mb", spill)
+        assert result.exit_code == 0, result.stderr
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]
+
+
+def test_unwritable_temporary_folder_is_a_one_line_error(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    result = run("scan", SEEDS, "--spill-texts-mb", "0")
+    assert result.exit_code == 2
+    [error] = warning_lines(result.stderr)
+    assert "no-such-folder" in error and "TMPDIR" in error
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 @pytest.mark.parametrize("args", [["--help"], ["scan", "--help"]])
 def test_help_exits_zero(args):
     result = run(*args)
