@@ -6,7 +6,7 @@ Each tool runs in its own process (this script re-invoked with --child), so its 
 parent reads it from `os.wait4`, like /usr/bin/time. A peer whose full run would exceed --budget seconds
 (10 minutes) is measured on the first --subsample documents only; its figures say so and its full-corpus
 time is extrapolated linearly from that rate. Results are merged into benchmarks/out/results.json
-(one entry per corpus, so sizes can be run separately), then results.md and results.png are redrawn.
+(one entry per corpus and tool, so sizes and tools can be run separately), then results.md and results.png are redrawn.
 Peak RSS is the larger of wait4's (largest single process) and the sampled sum over the tool's process tree
 (dedup's worker processes count).
 """
@@ -375,6 +375,9 @@ def markdown(results: dict) -> str:
                          f"| {fmt(t['precision'], 3)} | {fmt(t.get('precision_shared_sentences'), 3)} "
                          f"| {fmt(t['recall'], 3)} | {ratio_text} |")
         notes = [f"{tool}: {note}" for tool, t in run["tools"].items() for note in t.get("notes", [])]
+        dates = {t.get("date", run.get("date")) for t in run["tools"].values()}
+        if len(dates) > 1:  # tools measured in separate runs: say when
+            notes.append("measured " + ", ".join(f"{tool} {t.get('date', run.get('date'))}" for tool, t in run["tools"].items()))
         lines += [""] + [f"- {note}" for note in notes] + ([""] if notes else [])
         kinds = sorted({k for t in run["tools"].values() for k in t.get("recall_by_kind", {})})
         if kinds:
@@ -468,12 +471,18 @@ def main(argv: list[str] | None = None) -> None:
                            "subsample": args.subsample}
     for corpus in args.corpora:
         truth = Truth(corpus)
+        # A run of some tools keeps the others' figures on the same corpus, each with its date.
+        previous = results["runs"].get(corpus.name.removesuffix(".jsonl"), {})
+        kept = previous.get("tools", {}) if previous.get("n_docs") == truth.n_docs else {}
         run = {"corpus": os.path.relpath(corpus.resolve(), REPO_ROOT), "n_docs": truth.n_docs,
-               "mean_words": corpus_mean_words(corpus), "date": time.strftime("%Y-%m-%d %H:%M"), "tools": {}}
+               "mean_words": corpus_mean_words(corpus), "date": time.strftime("%Y-%m-%d %H:%M"),
+               "tools": {tool: kept[tool] for tool in TOOLS if tool in kept and tool not in tools}}
         for tool in tools:
             print(f"[{corpus.name}] {tool} ...", file=sys.stderr, flush=True)
             run["tools"][tool] = summarise(measure_within_budget(tool, corpus, truth.n_docs, args), truth)
+            run["tools"][tool]["date"] = time.strftime("%Y-%m-%d %H:%M")
             print(f"[{corpus.name}] {tool}: {json.dumps(run['tools'][tool])}", file=sys.stderr, flush=True)
+        run["tools"] = {tool: run["tools"][tool] for tool in TOOLS if tool in run["tools"]}
         run["ratios"] = ratios(run["tools"])
         results["runs"][corpus.name.removesuffix(".jsonl")] = run
     results["targets"] = targets(results["runs"])
