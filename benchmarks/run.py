@@ -34,6 +34,7 @@ from peers import PEERS, ToolRun, read_texts  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parents[1]
 OUT_DIR = REPO_ROOT / "benchmarks" / "out"
 TOOLS = ("dedup", "datasketch", "datasketch_bulk", "rensa")
+ALL_TOOLS = TOOLS + tuple(peer for peer in PEERS if peer not in TOOLS)  # also shingles_only, on request
 PEER_THRESHOLD = 0.5  # peers' LSH threshold on word 5-gram Jaccard: the usual near-duplicate setting
 NUM_PERM = 128
 BUDGET_SECONDS = 600.0
@@ -476,13 +477,13 @@ def main(argv: list[str] | None = None) -> None:
         kept = previous.get("tools", {}) if previous.get("n_docs") == truth.n_docs else {}
         run = {"corpus": os.path.relpath(corpus.resolve(), REPO_ROOT), "n_docs": truth.n_docs,
                "mean_words": corpus_mean_words(corpus), "date": time.strftime("%Y-%m-%d %H:%M"),
-               "tools": {tool: kept[tool] for tool in TOOLS if tool in kept and tool not in tools}}
+               "tools": {tool: kept[tool] for tool in ALL_TOOLS if tool in kept and tool not in tools}}
         for tool in tools:
             print(f"[{corpus.name}] {tool} ...", file=sys.stderr, flush=True)
             run["tools"][tool] = summarise(measure_within_budget(tool, corpus, truth.n_docs, args), truth)
             run["tools"][tool]["date"] = time.strftime("%Y-%m-%d %H:%M")
             print(f"[{corpus.name}] {tool}: {json.dumps(run['tools'][tool])}", file=sys.stderr, flush=True)
-        run["tools"] = {tool: run["tools"][tool] for tool in TOOLS if tool in run["tools"]}
+        run["tools"] = {tool: run["tools"][tool] for tool in ALL_TOOLS if tool in run["tools"]}
         run["ratios"] = ratios(run["tools"])
         results["runs"][corpus.name.removesuffix(".jsonl")] = run
     results["targets"] = targets(results["runs"])

@@ -81,15 +81,6 @@ class TextStore(Sequence[str]):
         """len() of every text, without reading them back."""
         return self._chars
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes of UTF-8 on disk."""
-        return int(self._offsets[-1])
-
-    def close(self) -> None:
-        """Remove the file now rather than when the store is collected."""
-        self._file.close()
-
     def __reduce__(self):
         # A descriptor means nothing in another process unless inherited by fork.
         raise TypeError("a TextStore cannot be pickled; forked workers inherit it")

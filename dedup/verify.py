@@ -323,8 +323,6 @@ class SentenceVectorizer:
         """Rows are sentences; a row's dot product with another is the mean word/char cosine."""
         if len(sentences) == 0:
             return sp.csr_matrix((0, 2 * self.n_features), dtype=np.float32)
-        if not self.fitted_:
-            raise RuntimeError("SentenceVectorizer.fit must be called before transform")
         # Each chunk becomes float32 TF-IDF rows where it is hashed (on the workers): only the
         # compact rows travel and are stacked, never a whole block's counts and their float64
         # intermediates (rows are transformed one by one, so chunking changes no value).
