@@ -34,7 +34,7 @@ import numpy as np
 
 from dedup.fidelity import STOPWORDS, copied, fidelity, fidelity_features, tokens
 from dedup.fingerprint import ranks_within
-from dedup.verify import _FIGURE_WORD, COPIED_FIDELITY, PairFeatures, SentenceStore
+from dedup.verify import _FIGURE_WORDS, _WORD, COPIED_FIDELITY, PairFeatures, SentenceStore
 
 # Shortcuts for `fidelity.tokens` (lower-cased [a-z0-9] runs) and `fidelity.figures` (\d runs).
 _ANY_TOKEN = re.compile(r"[a-z0-9]")
@@ -127,7 +127,7 @@ class VerbatimFacts:
                 value = max(value, COPIED_FIDELITY)
             self.fidelity[k] = value
             # `verify._figures` is non-empty exactly when a digit or a figure word occurs.
-            self.figures[k] = _DIGIT.search(text) is not None or _FIGURE_WORD.search(text) is not None
+            self.figures[k] = _DIGIT.search(text) is not None or not _FIGURE_WORDS.isdisjoint(_WORD.findall(lower))
 
 
 def decide(pairs: np.ndarray, table: SentenceTable, facts: VerbatimFacts, cosine_floor: float) -> FastVerdicts:

@@ -59,6 +59,7 @@ FEATURE_NAMES = (
 _WORD_GRAM_SIZES = (1, 2, 3, 4)
 _STEM_GRAM_SIZES = (2,)
 _WORD_3GRAMS = _WORD_GRAM_SIZES.index(3)  # position of the word 3-gram set in `_grams`
+_ALL_SHARED = (1.0,) * (2 * (len(_WORD_GRAM_SIZES) + len(_STEM_GRAM_SIZES)))  # n-gram shares of a == b
 
 
 def tokens(text: str) -> list[str]:
@@ -146,6 +147,13 @@ def copied(a: str, b: str) -> bool:
 
 def fidelity_features(a: str, b: str, similarity: float, weight: Callable[[str], float]) -> np.ndarray:
     """The FEATURE_NAMES vector of one sentence pair (or merged sentences)."""
+    if a == b:  # ~40% of a scan's links: a copied sentence needs no comparison
+        return np.array([similarity, *_identical_features(a)], dtype=np.float64)
+    return _compared_features(a, b, similarity, weight)
+
+
+def _compared_features(a: str, b: str, similarity: float, weight: Callable[[str], float]) -> np.ndarray:
+    """`fidelity_features` computed in full."""
     ta, ca, sa = _words(a)
     tb, cb, sb = _words(b)
     set_a, set_b = set(sa), set(sb)
@@ -174,6 +182,16 @@ def fidelity_features(a: str, b: str, similarity: float, weight: Callable[[str],
         ],
         dtype=np.float64,
     )
+
+
+@lru_cache(maxsize=100_000)
+def _identical_features(text: str) -> tuple[float, ...]:
+    """FEATURE_NAMES[1:] of a text against itself, what the general path computes for a == b:
+    every share is 1 (0 for the word shares of a text without such words), no unmatched
+    weight whatever the weights, no insertion, no differing number or name."""
+    all_tokens, _, stems = _words(text)
+    has_stems, has_tokens = float(bool(stems)), float(bool(all_tokens))
+    return (has_stems, has_stems, 0.0, 0.0, 0.0, 0.0, 0.0, has_tokens, *_ALL_SHARED)
 
 
 @lru_cache(maxsize=100_000)

@@ -59,3 +59,14 @@ def test_a_sentence_paired_with_itself_is_as_faithful_whatever_its_length():
     short, long = "Prices rose.", "Shares of Acme rose sharply on Monday after the company reported record profits."
     same = [float(fidelity(fidelity_features(t, t, 1.0, lambda word: 1.0))) for t in (short, long)]
     assert same[0] == pytest.approx(same[1]) and same[0] > 0.9
+
+
+@pytest.mark.parametrize("text", ["", "the of", "Prices rose.", "42", "Acme said on Monday it sold 1,200 shares.",
+                                  "The deal, worth $2.5 billion, was signed by Safeway and Yucaipa in Chicago."])
+def test_identical_sides_take_a_shortcut_equal_to_the_full_comparison(text):
+    from dedup.fidelity import _compared_features
+
+    weight = {"prices": 2.0, "acme": 3.5}.get
+    fast = fidelity_features(text, text, 0.75, lambda word: weight(word, 1.0))
+    full = _compared_features(text, "".join(text), 0.75, lambda word: weight(word, 1.0))
+    np.testing.assert_array_equal(fast, full)
