@@ -140,9 +140,18 @@ COPIED_MIN_GRAMS = 6
 def copied(a: str, b: str) -> bool:
     """Is one sentence the other with words cut or added? Evidence of derivation in a document
     pair even when the claims differ by a clause (which `fidelity` rightly scores low)."""
+    if a == b:  # all its 3-grams are shared: is it long enough to say?
+        return _word_3gram_count(a) >= COPIED_MIN_GRAMS
     grams_a, grams_b = _grams(a)[_WORD_3GRAMS], _grams(b)[_WORD_3GRAMS]
     shorter = min(len(grams_a), len(grams_b))
     return shorter >= COPIED_MIN_GRAMS and len(grams_a & grams_b) >= COPIED_SHARE * shorter
+
+
+@lru_cache(maxsize=100_000)
+def _word_3gram_count(text: str) -> int:
+    """Distinct word 3-grams of a text (`_grams`' set of them, without building the others)."""
+    all_tokens = _words(text)[0]
+    return len(set(zip(all_tokens, all_tokens[1:], all_tokens[2:])))
 
 
 def fidelity_features(a: str, b: str, similarity: float, weight: Callable[[str], float]) -> np.ndarray:

@@ -719,7 +719,7 @@ class GroupSimilarities:
         self._slot[columns] = np.arange(len(columns))
         self.totals = []
         try:
-            da = np.zeros((a1 - a0, len(columns)), dtype=np.float32)
+            da = np.zeros((a1 - a0, len(columns)), dtype=np.float64)  # float32 values, exact in float64
             da[np.repeat(np.arange(a1 - a0), np.diff(m.indptr[a0:a1 + 1])), self._slot[cols_a]] = \
                 m.data[m.indptr[a0]:m.indptr[a1]]
             out: list[np.ndarray] = []
@@ -776,9 +776,9 @@ class GroupSimilarities:
         entries = np.repeat(m.indptr[row_ids], lengths) + ranks_within(lengths)
         slots = self._slot[m.indices[entries]]
         keep = slots >= 0
-        db = np.zeros((len(row_ids), n_columns), dtype=np.float32)
+        db = np.zeros((len(row_ids), n_columns), dtype=np.float64)
         db[np.repeat(np.arange(len(row_ids)), lengths)[keep], slots[keep]] = m.data[entries[keep]]
-        sim = da.astype(np.float64) @ db.astype(np.float64).T
+        sim = da @ db.T
         bounds = np.concatenate([[0], np.cumsum(sizes)])
         column_sums = sim.sum(axis=0)
         self.totals += [float(column_sums[bounds[k]:bounds[k + 1]].sum()) for k in range(len(rows_b))]

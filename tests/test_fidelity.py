@@ -70,3 +70,11 @@ def test_identical_sides_take_a_shortcut_equal_to_the_full_comparison(text):
     fast = fidelity_features(text, text, 0.75, lambda word: weight(word, 1.0))
     full = _compared_features(text, "".join(text), 0.75, lambda word: weight(word, 1.0))
     np.testing.assert_array_equal(fast, full)
+
+
+@pytest.mark.parametrize("text", ["Prices rose.", "one two three four five six seven eight",
+                                  "a b c a b c a b c a b c", "Acme said on Monday it sold 1,200 shares to Safeway."])
+def test_a_sentence_copied_onto_itself_needs_as_many_distinct_3grams_as_any_copy(text):
+    from dedup.fidelity import COPIED_MIN_GRAMS, _grams, _WORD_3GRAMS
+
+    assert copied(text, text) == (len(_grams(text)[_WORD_3GRAMS]) >= COPIED_MIN_GRAMS)
