@@ -96,7 +96,7 @@ def _figures(text: str) -> frozenset[str]:
     other values would look like a copy with a figure dropped. Cached: a scan reads the same
     sentence in every pair it is linked in (18% of the align workers' time on corpus-10k).
     """
-    return figures(text) | _FIGURE_WORDS.intersection(_WORD.findall(text.lower()))  # 5x a word-list regex
+    return figures(text) | _FIGURE_WORDS.intersection(_WORD.findall(text.lower()))  # a set: 5x an alternation regex
 
 
 @dataclass(slots=True)
@@ -178,8 +178,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 def paragraphs(text: str) -> Iterator[tuple[int, str]]:
     """(offset, text) of each paragraph: the stripped, non-empty pieces between blank lines.
 
-    Splitting at the breaks is 10x faster than matching paragraphs with a lazy pattern
-    that looks ahead for a break after every character.
+    Splitting at the breaks, rather than matching paragraphs with a lazy pattern that looks
+    ahead for a break after every character, made the whole sentence splitter 2.7x faster.
     """
     begin = 0
     for end, after in [(m.start(), m.end()) for m in _BLANK_LINES.finditer(text)] + [(len(text), len(text))]:
