@@ -34,12 +34,11 @@ import numpy as np
 
 from dedup.fidelity import STOPWORDS, copied, fidelity, fidelity_features, tokens
 from dedup.fingerprint import ranks_within
-from dedup.verify import _FIGURE_WORDS, _WORD, COPIED_FIDELITY, PairFeatures, SentenceStore
+from dedup.verify import COPIED_FIDELITY, PairFeatures, SentenceStore, has_figures
 
-# Shortcuts for `fidelity.tokens` (lower-cased [a-z0-9] runs) and `fidelity.figures` (\d runs).
+# Shortcuts for `fidelity.tokens` (lower-cased [a-z0-9] runs).
 _ANY_TOKEN = re.compile(r"[a-z0-9]")
 _SURE_CONTENT = re.compile(r"[0-9]|[a-z]{%d,}" % (max(len(w) for w in STOPWORDS) + 1))
-_DIGIT = re.compile(r"\d")
 
 # Pairs joined at once: their sentence rows (a handful of int64 arrays of ~10 rows a pair and
 # side) stay at a few hundred MB.
@@ -126,8 +125,7 @@ class VerbatimFacts:
                 # documents that are identical are `exact` whatever the fidelity.
                 value = max(value, COPIED_FIDELITY)
             self.fidelity[k] = value
-            # `verify._figures` is non-empty exactly when a digit or a figure word occurs.
-            self.figures[k] = _DIGIT.search(text) is not None or not _FIGURE_WORDS.isdisjoint(_WORD.findall(lower))
+            self.figures[k] = has_figures(text)
 
 
 def decide(pairs: np.ndarray, table: SentenceTable, facts: VerbatimFacts, cosine_floor: float) -> FastVerdicts:

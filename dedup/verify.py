@@ -99,6 +99,15 @@ def _figures(text: str) -> frozenset[str]:
     return figures(text) | _FIGURE_WORDS.intersection(_WORD.findall(text.lower()))  # a set: 5x an alternation regex
 
 
+_DIGIT = re.compile(r"\d")
+
+
+def has_figures(text: str) -> bool:
+    """Whether `_figures(text)` is non-empty (a digit or a figure word), without building or
+    caching the set: the verify fast path asks it once of every distinct sentence."""
+    return _DIGIT.search(text) is not None or not _FIGURE_WORDS.isdisjoint(_WORD.findall(text.lower()))
+
+
 @dataclass(slots=True)
 class PairFeatures:
     """What the alignment says about a pair; the relate stage reads only these."""

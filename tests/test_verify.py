@@ -23,3 +23,12 @@ def test_a_blank_line_ends_a_paragraph_even_after_one_character():
     assert list(paragraphs(text)) == [(0, "A"), (3, "B and more."), (18, "last words")]
     assert [s.text for s in split_sentences(text)] == ["A", "B and more.", "last words"]
     assert list(paragraphs(" \n\n \n")) == []
+
+
+def test_has_figures_says_whether_the_template_test_sees_any_figure():
+    from dedup.verify import _figures, has_figures
+
+    for text in ["Pay April six", "Record June 15", "Qtly div three cts", "Shares rose.", "", "one_two", "2nd",
+                 "THIRTY days", "It may rain", "Nothing here at all"]:
+        assert has_figures(text) == bool(_figures(text)), text
+    assert has_figures("THIRTY days") and not has_figures("Shares rose.")
