@@ -431,7 +431,7 @@ class Scanner:
                 rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
                 found, prefiltered = _verify_parallel(verifier, all_sentences, matrix, rows, block.tolist(),
                                                       self.config.workers, self._track, texts,
-                                                      not self.config.related, self.config.keep_alignments)
+                                                      not self.config.related, self.config.keep_alignments, keys)
                 self.prefiltered_ += prefiltered
                 del matrix
                 relate(found)
@@ -570,10 +570,22 @@ def _verify_chunk(chunk: list[tuple[int, int]]) -> tuple[list[tuple[int, int, li
 
 
 def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: SentenceStore, matrix,
-                  rows: dict, texts: Sequence[str] | None, skip_related: bool, keep_links: bool = True) -> tuple[list, int]:
+                  rows: dict, texts: Sequence[str] | None, skip_related: bool, keep_links: bool = True,
+                  doc_keys: np.ndarray | None = None) -> tuple[list, int]:
     similarities = GroupSimilarities(matrix)
     norms: dict[int, float] = {}  # per document, for this chunk
     adjacent: dict[int, np.ndarray] = {}
+    folded: dict[int, str] = {}
+
+    def exact_texts(i: int, j: int) -> bool:
+        """Would `relate.label` call the pair `exact` (so it must not be skipped)? Each text is
+        folded once per chunk, not once per pair it is in."""
+        if doc_keys is not None and doc_keys[i] == doc_keys[j]:
+            return True
+        for doc in (i, j):
+            if doc not in folded:
+                folded[doc] = normalised(texts[doc])
+        return folded[i] == folded[j]
 
     def norm_of(doc: int) -> float:
         found = norms.get(doc)
@@ -606,22 +618,23 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: S
                 prefiltered += 1
                 continue
             sb = sentences[j]
-            if skip_related and _cannot_be_derived(verifier, sim, sa, sb, texts[i], texts[j]):
+            if skip_related and _cannot_be_derived(verifier, sim, sa, sb) and not exact_texts(i, j):
                 continue
             alignment = verifier.align_similarities(sa, sb, sim, adjacent_of(i), adjacent_of(j))
-            if skip_related and _aligned_cannot_be_derived(alignment, texts[i], texts[j]):
+            if skip_related and _aligned_cannot_be_derived(alignment) and not exact_texts(i, j):
                 continue
             out.append((i, j, alignment.links if keep_links else None, verifier.features(alignment)))
     return out, prefiltered
 
 
-def _aligned_cannot_be_derived(alignment: Alignment, text_a: str, text_b: str) -> bool:
-    """True when the links alone prove `relate.label` would say `related`, so the claim
-    fidelity of every link (the costly part of the features) need not be scored.
+def _aligned_cannot_be_derived(alignment: Alignment) -> bool:
+    """True when the links alone prove `relate.label` would say `related`, unless it calls the
+    texts `exact` (the caller's test), so the claim fidelity of every link (the costly part of
+    the features) need not be scored.
 
     The derivation score is at most the better side's link coverage (fidelity <= 1); a pasted
     passage needs PASTE_RUN_LINKS near-verbatim links; two single sentences are judged on their
-    link's fidelity and `exact` on the text, so neither is ever skipped. Tighter than
+    link's fidelity, so they are never skipped. Tighter than
     `_cannot_be_derived`, which bounds coverage by every sentence that could be linked.
     """
     sa, sb, links = alignment.a_sentences, alignment.b_sentences, alignment.links
@@ -634,17 +647,17 @@ def _aligned_cannot_be_derived(alignment: Alignment, text_a: str, text_b: str) -
         total = sum(len(s.text) for s in sentences)
         if total and sum(len(sentences[k].text) for k in used) / total >= DERIVED_SCORE - 1e-9:
             return False
-    return normalised(text_a) != normalised(text_b)
+    return True
 
 
-def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], sb: list[Sentence],
-                       text_a: str, text_b: str) -> bool:
-    """True when the similarity matrix alone proves the alignment would label the pair `related`.
+def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], sb: list[Sentence]) -> bool:
+    """True when the similarity matrix alone proves the alignment would label the pair `related`,
+    unless `relate.label` calls the texts `exact` (the caller's test).
 
     The derivation score is at most the better side's coverage (fidelity <= 1), and only the
     sentences `Verifier.linkable` allows can be covered; a pasted passage needs PASTE_RUN_LINKS
     links whose first sentences reach `Verifier.verbatim_floor`. Two single sentences are judged
-    on their link's fidelity, and `exact` on the text: never skipped.
+    on their link's fidelity: never skipped.
     """
     if len(sa) <= 1 and len(sb) <= 1 or not sa or not sb:
         return False
@@ -658,19 +671,20 @@ def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], 
     verbatim = verifier.verbatim_floor()
     if min(int((best_a >= verbatim).sum()), int((best_b >= verbatim).sum())) >= PASTE_RUN_LINKS:
         return False
-    return normalised(text_a) != normalised(text_b)
+    return True
 
 
 def _verify_parallel(verifier: Verifier, sentences: SentenceStore, matrix, rows: dict, pairs: list[tuple[int, int]],
                      workers: int, track: Callable, texts: Sequence[str] | None = None, skip_related: bool = False,
-                     keep_alignments: bool = True) -> tuple[list, int]:
+                     keep_alignments: bool = True, doc_keys: np.ndarray | None = None) -> tuple[list, int]:
     """Align pairs in chunks, on forked worker processes when there are enough pairs;
     -> (evidence, pairs the prefilter dropped).
 
     Chunks come back in submission order, so the result is the same whatever `workers` is.
     """
     global _VERIFY_STATE
-    _VERIFY_STATE = (verifier, sentences, matrix, rows, texts, skip_related and texts is not None, keep_alignments)
+    _VERIFY_STATE = (verifier, sentences, matrix, rows, texts, skip_related and texts is not None, keep_alignments,
+                     doc_keys)
     # The products are tiny (sentences x sentences): a multi-threaded BLAS spends far more on
     # waking its threads than on the arithmetic (13x slower on a busy 2-core machine), and
     # forked workers would each start their own.
