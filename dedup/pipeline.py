@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
@@ -500,11 +501,14 @@ class Scanner:
 
         The TF-IDF rows of a block's sentences are the scan's largest allocation (word and char
         n-grams, about 3 KB a sentence); blocks bound it whatever the corpus size, at the cost of
-        hashing a document again in each block it appears in.
+        hashing a document again in each block it appears in. Pairs are taken in an order in
+        which neighbours in the candidate graph come together (`_local_order`), so that a
+        document's pairs fall in few blocks.
         """
         if whole or len(pairs) == 0:
             yield pairs
             return
+        pairs = _local_order(pairs, len(all_sentences))
         counts = all_sentences.counts()
         seen: set[int] = set()
         held = 0
@@ -549,6 +553,29 @@ class Scanner:
     prefiltered_: int = 0
     related_: int = 0  # pairs labelled by relate (all that verify did not drop)
     fast_decided_: int = 0
+
+
+def _local_order(pairs: np.ndarray, n_docs: int) -> np.ndarray:
+    """Pairs ordered so that consecutive pairs share documents: by the reverse Cuthill-McKee
+    position of their first document in the candidate graph, then by (first, second).
+
+    In (first, second) order a document's partners are spread over the whole pair list, and
+    each verify block that holds one of them hashes the document's sentences again. Reverse
+    Cuthill-McKee numbers the documents so that linked ones get close numbers (a breadth-first
+    order; each connected component is numbered on its own), so a block holds a neighbourhood
+    of the graph. Sentences hashed over all blocks (pairs the fast path left, 300k-sentence
+    blocks): corpus-100k 403k -> 331k for 328k distinct; corpus-1m 9.66M -> 5.98M for 3.59M
+    distinct, 36 -> 23 blocks (one connected component there holds 427k documents, so ordering
+    by component alone saved 4%). Pairs of one first document stay consecutive, as
+    `_verify_pairs` groups them (ordering by the pair's lower position saves 16% more hashing
+    but splits 2.5x as many groups).
+    """
+    graph = sp.coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])),
+                          shape=(n_docs, n_docs)).tocsr()
+    numbering = reverse_cuthill_mckee((graph + graph.T).tocsr(), symmetric_mode=True)
+    position = np.empty(n_docs, dtype=np.int64)
+    position[numbering] = np.arange(n_docs)
+    return pairs[np.lexsort((pairs[:, 1], position[pairs[:, 0]]))]
 
 
 # State shared with forked verify workers (read-only, inherited copy-on-write, never pickled).

@@ -48,6 +48,47 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch):
     assert any(p.relation == "rewrite" for p in blocked.pairs)
 
 
+def test_blocks_follow_the_candidate_graph_so_documents_are_hashed_fewer_times(monkeypatch):
+    """A chain of documents numbered at random: in (first, second) order each block holds pairs
+    from all over the chain and hashes most documents twice; in `_local_order` a block holds a
+    stretch of the chain. Either way every pair is verified once, each first document's pairs
+    stay together, and the blocks respect the sentence budget."""
+
+    class OneSentenceEach:
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def __len__(self) -> int:
+            return self.n
+
+        def counts(self) -> np.ndarray:
+            return np.ones(self.n, dtype=np.int64)
+
+    n = 400
+    chain = np.random.default_rng(3).permutation(n)
+    links = np.sort(np.column_stack([chain[:-1], chain[1:]]), axis=1)
+    star = np.column_stack([np.full(5, chain[0]), chain[-5:]])  # one document with several partners
+    pairs = np.unique(np.concatenate([links, np.sort(star, axis=1)]), axis=0)
+
+    ordered = pipeline._local_order(pairs, n)
+    assert sorted(map(tuple, ordered.tolist())) == sorted(map(tuple, pairs.tolist()))
+    firsts = ordered[:, 0]
+    runs = firsts[np.r_[True, firsts[1:] != firsts[:-1]]]
+    assert len(runs) == len(np.unique(firsts))  # one run of pairs per first document
+
+    monkeypatch.setattr(pipeline, "BLOCK_SENTENCES", 20)
+    scanner = pipeline.Scanner()
+    blocks = list(scanner._pair_blocks(pairs, OneSentenceEach(n), whole=False))
+    assert sum(len(b) for b in blocks) == len(pairs)
+    assert all(len(np.unique(b)) <= 20 for b in blocks)
+    hashed = sum(len(np.unique(b)) for b in blocks)
+    in_sorted_order = 0
+    monkeypatch.setattr(pipeline, "_local_order", lambda p, _: p)
+    for block in scanner._pair_blocks(pairs, OneSentenceEach(n), whole=False):
+        in_sorted_order += len(np.unique(block))
+    assert hashed < 1.2 * n < in_sorted_order
+
+
 def test_large_corpus_idf_keeps_sentences_of_paired_documents_only():
     from dedup.clean import Cleaner
     from dedup.verify import SentenceVectorizer
