@@ -102,10 +102,13 @@ def _words(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]
     return all_tokens, content, tuple(_stem_words(list(content)))
 
 
-@lru_cache(maxsize=50_000)
+@lru_cache(maxsize=8_192)
 def _grams(text: str) -> tuple[frozenset, ...]:
     """Word n-gram sets (n in _WORD_GRAM_SIZES) then stem n-gram sets (_STEM_GRAM_SIZES) of a
-    text, cached for the same reason as `_words`."""
+    text, cached for the same reason as `_words`. An entry is ~13 KB (five sets of tuples, on
+    5,000 corpus-10k sentences), so the cache is small: at 50,000 entries each verify worker
+    held ~660 MB of it, and the 1M scan's process tree peaked at 4.2 GB. Verify takes pairs in
+    graph order (`pipeline._local_order`), so a sentence's reuses come close together."""
     all_tokens, _, stems = _words(text)
     # zip of shifted views builds the n-gram tuples in C: ~4x faster than slicing per position
     return tuple(frozenset(zip(*(seq[k:] for k in range(n))))
