@@ -570,8 +570,7 @@ def _local_order(pairs: np.ndarray, n_docs: int) -> np.ndarray:
     `_verify_pairs` groups them (ordering by the pair's lower position saves 16% more hashing
     but splits 2.5x as many groups).
     """
-    graph = sp.coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])),
-                          shape=(n_docs, n_docs)).tocsr()
+    graph = sp.coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n_docs, n_docs))
     numbering = reverse_cuthill_mckee((graph + graph.T).tocsr(), symmetric_mode=True)
     position = np.empty(n_docs, dtype=np.int64)
     position[numbering] = np.arange(n_docs)
