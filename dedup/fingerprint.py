@@ -399,7 +399,7 @@ def normalise_word(word: str) -> str | None:
     ("11,000" -> "#11000", "1.50bn" -> "#1.5"), so "11,000" and "11000" match; stopwords and
     single letters carry no claim and are dropped.
     """
-    if word[0].isdigit():
+    if "0" <= word[0] <= "9":  # not str.isdigit: "٣" or "₂" are digits to it, but not to _NUMBER
         number = _NUMBER.match(word).group(1).replace(",", "").rstrip(".")
         if "." in number:
             number = number.rstrip("0").rstrip(".")

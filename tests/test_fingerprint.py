@@ -282,3 +282,12 @@ def test_frequent_words_do_not_make_rewrite_candidates() -> None:
     # Below FREQUENT_MIN_CORPUS documents nothing is dropped.
     small, small_offsets = drop_frequent_words(*rewrite_features(texts[:100]))
     assert np.array_equal(np.diff(small_offsets), np.diff(rewrite_features(texts[:100])[1]))
+
+
+def test_non_ascii_digits_are_words_not_numbers():
+    # str.isdigit says "٣" and "₂" are digits; the number pattern does not, which crashed.
+    assert fingerprint.normalise_word("٣") == "٣"
+    assert fingerprint.normalise_word("₂x") == "₂x"
+    assert fingerprint.normalise_word("11,000") == "#11000"
+    features, offsets = fingerprint.rewrite_features(["Arabic-Indic ٣ and subscript ₂ digits"])
+    assert offsets.tolist() == [0, len(features)] and len(features) >= 3
