@@ -38,6 +38,8 @@ import numpy as np
 import Stemmer
 import xxhash
 
+from dedup import jit
+from dedup.jit import kernel
 from dedup.textstore import char_lengths
 from dedup.workers import bounded_map, worker_pool
 
@@ -156,6 +158,9 @@ class MinHasher:
         if n_docs <= 0 or len(hashes) == 0:
             return np.ascontiguousarray(sig_t.T)
         mixed = _fmix32(hashes)
+        compiled = kernel("minhash_signatures", len(mixed))
+        if compiled is not None:
+            return compiled(mixed, offsets, self.a, self.b)
         nonempty = np.flatnonzero(np.diff(offsets) > 0)
         doc_begin = offsets[nonempty]
         doc_end = offsets[nonempty + 1]
@@ -277,6 +282,9 @@ def tokenise_batch(
     two docs). With `join_numbers`, "," and "." between two digits are word bytes.
     """
     data, doc_starts = _lowered_bytes(texts)
+    compiled = kernel("tokens", len(data))
+    if compiled is not None:
+        return (*compiled(data, doc_starts, kernel("word_mask", len(data))(data, join_numbers), _U64(BYTE_BASE)), data)
     prefix, inv = _byte_prefix(data)
     return _tokens(data, doc_starts, _word_mask(data, join_numbers), prefix, inv)
 
@@ -285,6 +293,10 @@ def tokenise_batch_twice(texts: Sequence[str]) -> tuple[tuple, tuple]:
     """`tokenise_batch(texts)` and `tokenise_batch(texts, join_numbers=True)`, sharing the
     lowered bytes, the word mask and the byte prefix sums (most of the work)."""
     data, doc_starts = _lowered_bytes(texts)
+    compiled = kernel("tokens", len(data))
+    if compiled is not None:
+        mask_of = kernel("word_mask", len(data))
+        return tuple((*compiled(data, doc_starts, mask_of(data, join), _U64(BYTE_BASE)), data) for join in (False, True))
     prefix, inv = _byte_prefix(data)
     mask = _word_mask(data, False)
     plain = _tokens(data, doc_starts, mask, prefix, inv)
@@ -337,10 +349,13 @@ def kgram_hashes(token_hashes: np.ndarray, token_offsets: np.ndarray, size: int)
         raise ValueError(f"shingle size must be in 1..{MAX_SHINGLE_SIZE}, got {size}")
     n_tokens = np.diff(token_offsets)
     out_offsets = _shingle_offsets(token_offsets, size)
-    out = np.empty(int(out_offsets[-1]), dtype=np.uint32)
-    total = len(token_hashes)
     mults = np.array(POSITION_MULTIPLIERS, dtype=np.uint64)
     tags = np.array(LENGTH_TAGS, dtype=np.uint64)
+    compiled = kernel("kgram_hashes", len(token_hashes))
+    if compiled is not None:
+        return compiled(token_hashes, np.asarray(token_offsets, dtype=np.int64), size, out_offsets, mults, tags), out_offsets
+    out = np.empty(int(out_offsets[-1]), dtype=np.uint32)
+    total = len(token_hashes)
     if total >= size:
         n_windows = total - size + 1
         windows = token_hashes[:n_windows] * mults[0]
@@ -429,6 +444,9 @@ class _HashTable:
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """Slot of each key, or -1 where absent."""
+        compiled = kernel("table_find", len(keys))
+        if compiled is not None:
+            return compiled(self.keys, keys)
         keys, found, pending, slots = self._start(keys)
         while len(pending):
             stored = self.keys[slots]
@@ -551,6 +569,9 @@ def rewrite_features(texts: Sequence[str], bigrams: bool = False, tokens: tuple 
     token_hashes, token_offsets, starts, ends, data = tokens or tokenise_batch(texts, join_numbers=True)
     n_docs = len(token_offsets) - 1
     features, keep = _rewrite_vocabulary().lookup(token_hashes, starts, ends, data)
+    compiled = kernel("unique_per_doc", len(features))
+    if compiled is not None and not bigrams:
+        return compiled(features, keep, np.asarray(token_offsets, dtype=np.int64))
     doc_of_token = np.repeat(np.arange(n_docs, dtype=np.uint64), np.diff(token_offsets))
     content = features[keep].astype(np.uint64)
     content_doc = doc_of_token[keep]
@@ -757,6 +778,28 @@ def _pool_transform(task: tuple) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 
 
+_warmed = False
+
+
+def warm_kernels() -> None:
+    """Load this stage's compiled kernels (`dedup.jit`) into this process, by fingerprinting a
+    few words with the size floor lifted, so that a scan pays the ~0.5 s load while it reads and
+    cleans rather than inside the fingerprint stage. Once per process; a no-op without numba."""
+    global _warmed
+    if _warmed or not jit.jit_available():
+        return
+    _warmed = True
+    floor, jit.MIN_SIZE = jit.MIN_SIZE, 0
+    try:
+        copy, rewrite = Fingerprinter("copy"), Fingerprinter("rewrite")
+        _scan_batch(copy, rewrite, ["Kernels warm up on 1,250 words.", "A second, shorter text."], compact=True)
+        sizes = np.full(FREQUENT_MIN_CORPUS, 3, dtype=np.int64)
+        words = np.arange(3 * FREQUENT_MIN_CORPUS, dtype=np.uint32)
+        drop_frequent_words(words, np.concatenate(([0], np.cumsum(sizes))))
+    finally:
+        jit.MIN_SIZE = floor
+
+
 def _compacted(signatures: np.ndarray, compact: bool) -> np.ndarray:
     """Signatures cut to their low 16 bits when `compact` (see `scan_fingerprints`)."""
     return signatures.astype(np.uint16) if compact else signatures
@@ -817,12 +860,17 @@ def drop_frequent_words(features: np.ndarray, offsets: np.ndarray) -> tuple[np.n
     n_docs = len(offsets) - 1
     if n_docs < FREQUENT_MIN_CORPUS or len(features) == 0:
         return features, offsets
+    limit = max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs)
+    compiled = kernel("rare_words", len(features))
+    if compiled is not None:
+        keep, kept_offsets = compiled(features, offsets, _DF_TABLE_BITS, float(limit), SHORT_DOC_WORDS)
+        return features[keep], kept_offsets
     # In chunks: bincount and fancy indexing copy their input to int64, 8 bytes a word.
     mask, chunks = np.uint32((1 << _DF_TABLE_BITS) - 1), range(0, len(features), _DF_CHUNK)
     doc_freq = np.zeros(1 << _DF_TABLE_BITS, dtype=np.int64)
     for lo in chunks:  # a doc's set is unique, so counts are document frequencies
         doc_freq += np.bincount(features[lo:lo + _DF_CHUNK] & mask, minlength=1 << _DF_TABLE_BITS)
-    rare_bucket = doc_freq <= max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs)
+    rare_bucket = doc_freq <= limit
     del doc_freq
     keep = np.empty(len(features), dtype=bool)
     for lo in chunks:

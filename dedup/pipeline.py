@@ -32,7 +32,7 @@ from dedup.candidates import LSHBanding, SharedPassages, merge_pairs
 from dedup.clean import Cleaner, Prepared, prepare
 from dedup.document import Document, Skip
 from dedup.fastverify import VerbatimFacts, decide, sentence_table
-from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
+from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints, warm_kernels
 from dedup.textstore import TextsById, spill_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
@@ -49,6 +49,9 @@ STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
 DOC_COSINE_FLOOR = 0.15
 # Documents per clean task: small enough to stream, large enough that task overhead is noise.
 CLEAN_CHUNK = 500
+# Documents read before workers load the fingerprint kernels: past ~1,500 documents (2 MB)
+# the fingerprint stage runs batches on the pool, where the kernels pay for their load.
+WARM_KERNELS_AFTER = 2000
 # LSH pairs whose Jaccard is estimated at once (two gathered uint16 signature rows each: 8 MB).
 ESTIMATE_CHUNK = 1 << 14
 # Documents per sentence-splitting task on the worker pool.
@@ -180,9 +183,12 @@ class ScanResult:
         return diff, text_a, text_b
 
 
-def _clean_chunk(texts: list[str], sources: list[str], min_chars: int) -> tuple[Prepared, list[str]]:
+def _clean_chunk(texts: list[str], sources: list[str], min_chars: int, warm: bool = False) -> tuple[Prepared, list[str]]:
     """Clean a chunk (worker side) and keep of each raw text only what relate reads later:
-    its head when that holds a dateline, else nothing."""
+    its head when that holds a dateline, else nothing. `warm`: the corpus is large enough for
+    the fingerprint kernels, so load them now (`warm_kernels`, once per process)."""
+    if warm:
+        warm_kernels()
     heads = []
     for text in texts:
         head = text[:DATELINE_CHARS]
@@ -302,7 +308,8 @@ class Scanner:
             docs[first:first + len(heads)] = [replace(d, text=h) for d, h in zip(docs[first:first + len(heads)], heads)]
 
         def flush() -> None:
-            task = ([d.text for d in chunk], ["" if d.source is None else str(d.source) for d in chunk], cleaner.min_chars)
+            task = ([d.text for d in chunk], ["" if d.source is None else str(d.source) for d in chunk], cleaner.min_chars,
+                    len(docs) >= WARM_KERNELS_AFTER)
             if jobs > 1:
                 future = worker_pool(jobs).submit(_clean_chunk, *task)
             else:
@@ -324,6 +331,8 @@ class Scanner:
             chunk.append(doc)
             if len(chunk) == CLEAN_CHUNK:
                 flush()
+                if len(docs) >= WARM_KERNELS_AFTER:
+                    warm_kernels()  # once, while the workers clean the chunks in flight
         if chunk:
             flush()
         while pending:

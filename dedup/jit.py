@@ -1,0 +1,61 @@
+"""Compiled inner loops, for the stages whose numpy form makes several passes over big temporaries.
+
+A kernel is used through `kernel(name, size)`, which returns None (keep the numpy path) when
+numba is not installed, DEDUP_NO_JIT=1 is set, inside `numpy_only()`, or when the input is
+smaller than MIN_SIZE. The numpy path stays the reference each kernel must equal bit for bit
+(tests compare the two), so which path ran never changes a result, only its speed.
+
+Why a size floor: loading numba and the cached kernels costs a process ~0.6 s (the first run
+after install compiles them, ~7 s), which a scan of a few articles would notice and a batch of
+a thousand articles repays many times over. Kernels are cached beside this file (`cache=True`).
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Callable
+
+__all__ = ["MIN_SIZE", "jit_available", "kernel", "numpy_only"]
+
+# Inputs (bytes, tokens or shingles) below which the numpy path runs: the seeds' five
+# articles (~25k bytes) stay on numpy; one fingerprint batch of news (~2 MB) goes compiled.
+MIN_SIZE = 1 << 16
+
+_numpy_only = False
+
+
+def jit_available() -> bool:
+    """True when numba imports and DEDUP_NO_JIT is not set."""
+    return _kernels() is not None
+
+
+def kernel(name: str, size: int) -> Callable | None:
+    """The compiled kernel `name` of `dedup._kernels` for an input of `size` items, or None."""
+    if size < MIN_SIZE or _numpy_only:
+        return None
+    module = _kernels()
+    return None if module is None else getattr(module, name)
+
+
+@contextmanager
+def numpy_only() -> Iterator[None]:
+    """Run the numpy paths inside the block (tests compare them with the kernels)."""
+    global _numpy_only
+    previous, _numpy_only = _numpy_only, True
+    try:
+        yield
+    finally:
+        _numpy_only = previous
+
+
+@lru_cache(maxsize=1)
+def _kernels():
+    if os.environ.get("DEDUP_NO_JIT", "").strip() not in ("", "0"):
+        return None
+    try:
+        from dedup import _kernels
+    except ImportError:  # numba missing or broken on this platform: the numpy paths still work
+        return None
+    return _kernels

@@ -1,0 +1,80 @@
+"""The compiled kernels (dedup.jit) must give the numpy paths' arrays exactly, whatever the text."""
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import dedup.fingerprint as fp
+from dedup import jit
+
+SEEDS = sorted((Path(__file__).resolve().parent.parent / "seeds").glob("*.txt"))
+
+pytestmark = pytest.mark.skipif(not jit.jit_available(), reason="numba not importable or DEDUP_NO_JIT set")
+
+
+def _odd_texts(count: int) -> list[str]:
+    """Short texts that stress the tokeniser: non-ASCII words and punctuation, numbers with
+    separators, non-ASCII digits, empty and one-letter texts."""
+    rng = random.Random(7)
+    pieces = list("abcXYZ019 ,.,.\n\t-'\"") + ["é", "ß", "\u2019", "\u201c", "\u00a0", "\u00bb", "\u3001", "漢", "\u2014",
+                                                  "\u2081", "Ω", "1,000", "3.5", "ÉCOLE", "٣", "²", "😀", "İ"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 60))) for _ in range(count)]
+    return texts + ["", "a", "x y", "1,2,3", "é", "\u2014\u2014", "12.5.6 7,8"]
+
+
+def _news_texts() -> list[str]:
+    seeds = [path.read_text(encoding="utf-8") for path in SEEDS]
+    # Each seed again with its sentences rotated, so the batch is large and not all repeats.
+    rotated = [". ".join(t.split(". ")[k:] + t.split(". ")[:k]) for t in seeds for k in range(1, 12)]
+    return seeds + rotated
+
+
+def _everything(texts: list[str]) -> dict:
+    plain, joined = fp.tokenise_batch_twice(texts)
+    out = {"plain": plain[:4], "joined": joined[:4], "single": fp.tokenise_batch(texts)[:4],
+           "single_joined": fp.tokenise_batch(texts, join_numbers=True)[:4],
+           "anchors": fp.passage_anchors(plain[0], plain[1]), "rewrite": fp.rewrite_features(texts, tokens=joined)}
+    for k in (1, 3, 5, 8):
+        hashes, offsets = fp.kgram_hashes(plain[0], plain[1], k)
+        out[f"kgram{k}"] = (hashes, offsets)
+        out[f"minhash{k}"] = fp.MinHasher(64, seed=k).signatures(hashes, offsets)
+    hashes, offsets = out["kgram5"]
+    out["minhash_slice"] = fp.MinHasher(128).signatures(hashes, offsets[3:9])  # offsets not starting at 0
+    features, feature_offsets = fp.rewrite_features(texts * (fp.FREQUENT_MIN_CORPUS // len(texts) + 1))
+    out["drop_frequent"] = fp.drop_frequent_words(features, feature_offsets)
+    table = fp._HashTable(10)
+    table.insert(np.unique(plain[0][::3]))
+    out["table_find"] = table.find(np.concatenate([plain[0], np.zeros(2, np.uint64)]))
+    return out
+
+
+def _assert_same(compiled, reference, where: str) -> None:
+    if isinstance(reference, (tuple, list)):
+        assert len(compiled) == len(reference), where
+        for index, (got, want) in enumerate(zip(compiled, reference)):
+            _assert_same(got, want, f"{where}[{index}]")
+        return
+    assert compiled.dtype == reference.dtype, where
+    np.testing.assert_array_equal(compiled, reference, err_msg=where)
+
+
+@pytest.mark.parametrize("kind", ["news", "odd"])
+def test_kernels_equal_numpy_paths(monkeypatch, kind):
+    texts = _news_texts() if kind == "news" else _odd_texts(400)
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    compiled = _everything(texts)
+    with jit.numpy_only():
+        reference = _everything(texts)
+    assert compiled.keys() == reference.keys()
+    for name in reference:
+        _assert_same(compiled[name], reference[name], f"{kind}:{name}")
+    assert len(compiled["plain"][0]) > 1000  # the batch is not trivially small
+
+
+def test_small_inputs_keep_the_numpy_path(monkeypatch):
+    assert jit.kernel("tokens", jit.MIN_SIZE - 1) is None
+    assert jit.kernel("tokens", jit.MIN_SIZE) is not None
+    with jit.numpy_only():
+        assert jit.kernel("tokens", jit.MIN_SIZE) is None
+
