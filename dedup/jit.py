@@ -12,6 +12,7 @@ a thousand articles repays many times over. Kernels are cached beside this file 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -56,6 +57,11 @@ def _kernels():
         return None
     try:
         from dedup import _kernels
-    except ImportError:  # numba missing or broken on this platform: the numpy paths still work
+    except ImportError:  # numba not installed: the numpy paths do the same work
+        return None
+    except (RuntimeError, OSError) as error:  # e.g. numba finds no writable cache folder
+        warnings.warn(f"dedup: compiled kernels unavailable ({error}); using the numpy code, which gives the same "
+                      f"results more slowly (set NUMBA_CACHE_DIR to a writable folder to use them)", RuntimeWarning,
+                      stacklevel=3)
         return None
     return _kernels

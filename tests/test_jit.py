@@ -78,3 +78,28 @@ def test_small_inputs_keep_the_numpy_path(monkeypatch):
     with jit.numpy_only():
         assert jit.kernel("tokens", jit.MIN_SIZE) is None
 
+
+
+def test_a_kernel_module_that_fails_to_load_falls_back_to_numpy(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def failing_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "dedup" and fromlist and "_kernels" in fromlist:
+            raise RuntimeError("cannot cache function 'tokens': no locator available")
+        return real_import(name, globals, locals, fromlist, level)
+
+    texts = _news_texts()
+    expected = fp.tokenise_batch(texts)[0]
+    jit._kernels.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", failing_import)
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    monkeypatch.delitem(__import__("sys").modules, "dedup._kernels", raising=False)
+    try:
+        with pytest.warns(RuntimeWarning, match="numpy code"):
+            assert not jit.jit_available()
+        np.testing.assert_array_equal(fp.tokenise_batch(texts)[0], expected)
+    finally:
+        monkeypatch.undo()
+        jit._kernels.cache_clear()
+    assert jit.jit_available()
