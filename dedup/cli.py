@@ -87,7 +87,9 @@ def scan(
     if profile:
         from rich.table import Table
 
-        table = Table(title="profile", header_style="bold")
+        from dedup.jit import describe
+
+        table = Table(title="profile", header_style="bold", caption=f"fingerprint loops: {describe()}")
         for name in ("stage", "seconds", "docs or pairs", "per second", "peak RSS MB"):
             table.add_column(name, justify="right" if name != "stage" else "left")
         for stage in STAGES:

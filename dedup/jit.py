@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Callable
 
-__all__ = ["MIN_SIZE", "jit_available", "kernel", "numpy_only"]
+__all__ = ["MIN_SIZE", "describe", "jit_available", "kernel", "numpy_only"]
 
 # Inputs (bytes, tokens or shingles) below which the numpy path runs: the seeds' five
 # articles (~25k bytes) stay on numpy; one fingerprint batch of news (~2 MB) goes compiled.
@@ -38,6 +38,17 @@ def kernel(name: str, size: int) -> Callable | None:
         return None
     module = _kernels()
     return None if module is None else getattr(module, name)
+
+
+def describe() -> str:
+    """One line for `dedup scan --profile`: which code the fingerprint loops run."""
+    if os.environ.get("DEDUP_NO_JIT", "").strip() not in ("", "0"):
+        return "numpy (DEDUP_NO_JIT is set)"
+    if not jit_available():
+        return "numpy (numba is not installed or could not load)"
+    import numba
+
+    return f"numba {numba.__version__} (numpy under {MIN_SIZE:,} items)"
 
 
 @contextmanager

@@ -243,6 +243,17 @@ def test_jobs_do_not_change_the_output(tmp_path):
     assert any(p["relation"] in DERIVED for p in pairs)
 
 
+def test_profile_prints_every_stage_on_stderr_and_leaves_stdout_alone():
+    plain = run("scan", SEEDS, "--format", "json")
+    profiled = run("scan", SEEDS, "--format", "json", "--profile", env={**WIDE, "DEDUP_NO_JIT": "1"})
+    assert profiled.exit_code == 0, profiled.stderr
+    assert json.loads(profiled.stdout)["pairs"] == json.loads(plain.stdout)["pairs"]
+    for stage in ("ingest", "clean", "fingerprint", "candidates", "verify", "relate"):
+        assert stage in profiled.stderr
+    assert "peak RSS MB" in profiled.stderr
+    assert "fingerprint loops: numpy (DEDUP_NO_JIT is set)" in profiled.stderr
+
+
 def test_texts_kept_on_disk_give_the_same_output(tmp_path):
     corpus = write_variant_corpus(tmp_path / "variants")
     outputs = []
