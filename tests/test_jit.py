@@ -103,3 +103,29 @@ def test_a_kernel_module_that_fails_to_load_falls_back_to_numpy(monkeypatch):
         monkeypatch.undo()
         jit._kernels.cache_clear()
     assert jit.jit_available()
+
+
+def test_murmurhash_kernel_equals_numpy_and_scikit_learn(monkeypatch):
+    from sklearn.utils import murmurhash3_32
+
+    from dedup.ngram_hash import murmurhash3_spans, ngram_counts
+
+    rng = np.random.default_rng(3)
+    buffer = rng.integers(0, 256, 5000, dtype=np.uint8)
+    starts = rng.integers(0, 4900, 3000)
+    lengths = rng.integers(0, 41, 3000)  # every tail length, up to ten 4-byte blocks
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    for seed in (0, 42, 2**32 - 1):
+        compiled = murmurhash3_spans(buffer, starts, lengths, seed)
+        with jit.numpy_only():
+            reference = murmurhash3_spans(buffer, starts, lengths, seed)
+        assert compiled.dtype == reference.dtype == np.int32
+        np.testing.assert_array_equal(compiled, reference)
+        expected = [murmurhash3_32(bytes(buffer[s:s + n]), seed=seed) for s, n in zip(starts[:300], lengths[:300])]
+        assert compiled[:300].tolist() == expected
+    sentences = [s for t in _news_texts() + _odd_texts(200) for s in t.split(". ")]
+    compiled = ngram_counts(sentences, 1 << 18)
+    with jit.numpy_only():
+        reference = ngram_counts(sentences, 1 << 18)
+    for got, want in zip(compiled, reference):
+        assert (got != want).nnz == 0 and got.shape == want.shape
