@@ -45,10 +45,10 @@ def _fmix64(value: np.uint64) -> np.uint64:
 
 
 @numba.njit(**_JIT)
-def word_mask(data: np.ndarray, join_numbers: bool) -> np.ndarray:
+def word_mask(data: np.ndarray, join_numbers_too: bool) -> np.ndarray:
     """`fingerprint._word_mask`: word bytes are ASCII letters and digits and bytes >= 0x80, less
-    the UTF-8 of U+0080-00BF, U+2000-207F and U+3000-303F; with `join_numbers`, "," and "."
-    between two digits too."""
+    the UTF-8 of U+0080-00BF, U+2000-207F and U+3000-303F; with `join_numbers_too`, "," and "."
+    between two digits too (`join_numbers`)."""
     n = len(data)
     mask = np.empty(n, dtype=np.bool_)
     for i in range(n):
@@ -67,12 +67,18 @@ def word_mask(data: np.ndarray, join_numbers: bool) -> np.ndarray:
                 mask[i] = False
                 mask[i + 1] = False
                 mask[i + 2] = False
-    if join_numbers:
-        for i in range(1, n - 1):
-            c = data[i]
-            if (c == 0x2C or c == 0x2E) and 0x30 <= data[i - 1] <= 0x39 and 0x30 <= data[i + 1] <= 0x39:
-                mask[i] = True
-    return mask
+    return join_numbers(data, mask) if join_numbers_too else mask
+
+
+@numba.njit(**_JIT)
+def join_numbers(data: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`fingerprint._join_numbers`: a copy of `mask` with "," and "." between two digits made word bytes."""
+    joined = mask.copy()
+    for i in range(1, len(data) - 1):
+        c = data[i]
+        if (c == 0x2C or c == 0x2E) and 0x30 <= data[i - 1] <= 0x39 and 0x30 <= data[i + 1] <= 0x39:
+            joined[i] = True
+    return joined
 
 
 @numba.njit(**_JIT)

@@ -153,14 +153,14 @@ class MinHasher:
         hashes = np.ascontiguousarray(hashes, dtype=np.uint32)
         offsets = np.asarray(offsets, dtype=np.int64)
         n_docs = len(offsets) - 1
-        # Built transposed (num_perm x docs): reduceat along the contiguous axis is ~5x faster.
-        sig_t = np.full((self.num_perm, max(n_docs, 0)), MAX_HASH, dtype=np.uint32)
         if n_docs <= 0 or len(hashes) == 0:
-            return np.ascontiguousarray(sig_t.T)
+            return np.full((max(n_docs, 0), self.num_perm), MAX_HASH, dtype=np.uint32)
         mixed = _fmix32(hashes)
         compiled = kernel("minhash_signatures", len(mixed))
         if compiled is not None:
             return compiled(mixed, offsets, self.a, self.b)
+        # Built transposed (num_perm x docs): reduceat along the contiguous axis is ~5x faster.
+        sig_t = np.full((self.num_perm, n_docs), MAX_HASH, dtype=np.uint32)
         nonempty = np.flatnonzero(np.diff(offsets) > 0)
         doc_begin = offsets[nonempty]
         doc_end = offsets[nonempty + 1]
@@ -295,8 +295,9 @@ def tokenise_batch_twice(texts: Sequence[str]) -> tuple[tuple, tuple]:
     data, doc_starts = _lowered_bytes(texts)
     compiled = kernel("tokens", len(data))
     if compiled is not None:
-        mask_of = kernel("word_mask", len(data))
-        return tuple((*compiled(data, doc_starts, mask_of(data, join), _U64(BYTE_BASE)), data) for join in (False, True))
+        mask = kernel("word_mask", len(data))(data, False)
+        joined = kernel("join_numbers", len(data))(data, mask)
+        return tuple((*compiled(data, doc_starts, m, _U64(BYTE_BASE)), data) for m in (mask, joined))
     prefix, inv = _byte_prefix(data)
     mask = _word_mask(data, False)
     plain = _tokens(data, doc_starts, mask, prefix, inv)
@@ -347,13 +348,13 @@ def kgram_hashes(token_hashes: np.ndarray, token_offsets: np.ndarray, size: int)
     """
     if not 1 <= size <= MAX_SHINGLE_SIZE:
         raise ValueError(f"shingle size must be in 1..{MAX_SHINGLE_SIZE}, got {size}")
-    n_tokens = np.diff(token_offsets)
     out_offsets = _shingle_offsets(token_offsets, size)
     mults = np.array(POSITION_MULTIPLIERS, dtype=np.uint64)
     tags = np.array(LENGTH_TAGS, dtype=np.uint64)
     compiled = kernel("kgram_hashes", len(token_hashes))
     if compiled is not None:
         return compiled(token_hashes, np.asarray(token_offsets, dtype=np.int64), size, out_offsets, mults, tags), out_offsets
+    n_tokens = np.diff(token_offsets)
     out = np.empty(int(out_offsets[-1]), dtype=np.uint32)
     total = len(token_hashes)
     if total >= size:

@@ -27,6 +27,10 @@ MIN_SIZE = 1 << 16
 _numpy_only = False
 
 
+def _disabled_by_env() -> bool:
+    return os.environ.get("DEDUP_NO_JIT", "").strip() not in ("", "0")
+
+
 def jit_available() -> bool:
     """True when numba imports and DEDUP_NO_JIT is not set."""
     return _kernels() is not None
@@ -42,7 +46,7 @@ def kernel(name: str, size: int) -> Callable | None:
 
 def describe() -> str:
     """One line for `dedup scan --profile`: which code the fingerprint loops run."""
-    if os.environ.get("DEDUP_NO_JIT", "").strip() not in ("", "0"):
+    if _disabled_by_env():
         return "numpy (DEDUP_NO_JIT is set)"
     if not jit_available():
         return "numpy (numba is not installed or could not load)"
@@ -64,7 +68,7 @@ def numpy_only() -> Iterator[None]:
 
 @lru_cache(maxsize=1)
 def _kernels():
-    if os.environ.get("DEDUP_NO_JIT", "").strip() not in ("", "0"):
+    if _disabled_by_env():
         return None
     try:
         from dedup import _kernels

@@ -79,7 +79,6 @@ def test_small_inputs_keep_the_numpy_path(monkeypatch):
         assert jit.kernel("tokens", jit.MIN_SIZE) is None
 
 
-
 def test_a_kernel_module_that_fails_to_load_falls_back_to_numpy(monkeypatch):
     import builtins
     real_import = builtins.__import__
