@@ -244,3 +244,153 @@ def murmurhash3_spans(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarra
         h ^= h >> np.uint64(16)
         out[i] = np.uint32(h)
     return out
+
+
+@numba.njit(**_JIT)
+def pair_similarities(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_columns: int,
+                      a_lo: np.ndarray, a_hi: np.ndarray, b_lo: np.ndarray, b_hi: np.ndarray):
+    """`verify.GroupSimilarities` over a whole chunk of pairs: -> (similarities, offsets, totals).
+
+    Pair p's rounded matrix (A's rows a_lo[p]:a_hi[p] against B's rows b_lo[p]:b_hi[p]) is
+    similarities[offsets[p]:offsets[p + 1]] in row-major order; totals[p] is its sum before
+    rounding. Consecutive pairs of one first document share its column-major layout: each of B's
+    entries meets only the (sentence, value) entries of A in its column, where the numpy path
+    multiplies dense rows that are mostly zeros. Products of float32 values are exact in float64;
+    only the order of the sums differs from numpy's, far below the 1e-6 rounding.
+    """
+    n_pairs = len(a_lo)
+    offsets = np.zeros(n_pairs + 1, dtype=np.int64)
+    for p in range(n_pairs):
+        offsets[p + 1] = offsets[p] + (a_hi[p] - a_lo[p]) * (b_hi[p] - b_lo[p])
+    sims = np.zeros(offsets[n_pairs], dtype=np.float64)
+    totals = np.zeros(n_pairs, dtype=np.float64)
+    slot = np.full(n_columns, -1, dtype=np.int64)
+    p = 0
+    while p < n_pairs:
+        q = p + 1
+        while q < n_pairs and a_lo[q] == a_lo[p] and a_hi[q] == a_hi[p]:
+            q += 1
+        lo, hi = a_lo[p], a_hi[p]
+        e0, e1 = indptr[lo], indptr[hi]
+        n_slots = 0
+        for e in range(e0, e1):
+            if slot[indices[e]] < 0:
+                slot[indices[e]] = n_slots
+                n_slots += 1
+        starts = np.zeros(n_slots + 1, dtype=np.int64)
+        for e in range(e0, e1):
+            starts[slot[indices[e]] + 1] += 1
+        for s in range(n_slots):
+            starts[s + 1] += starts[s]
+        fill = starts[:-1].copy()
+        entry_row = np.empty(e1 - e0, dtype=np.int64)
+        entry_value = np.empty(e1 - e0, dtype=np.float64)
+        for r in range(lo, hi):
+            for e in range(indptr[r], indptr[r + 1]):
+                s = slot[indices[e]]
+                entry_row[fill[s]] = r - lo
+                entry_value[fill[s]] = data[e]
+                fill[s] += 1
+        for r in range(p, q):
+            n_b = b_hi[r] - b_lo[r]
+            base = offsets[r]
+            for jb in range(n_b):
+                row = b_lo[r] + jb
+                for e in range(indptr[row], indptr[row + 1]):
+                    s = slot[indices[e]]
+                    if s >= 0:
+                        value = np.float64(data[e])
+                        for k in range(starts[s], starts[s + 1]):
+                            sims[base + entry_row[k] * n_b + jb] += entry_value[k] * value
+            total = 0.0
+            for k in range(base, offsets[r + 1]):
+                total += sims[k]
+                sims[k] = np.rint(sims[k] * 1e6) / 1e6  # np.round(x, 6): multiply, rint, divide
+            totals[r] = total
+        for e in range(e0, e1):
+            slot[indices[e]] = -1
+        p = q
+    return sims, offsets, totals
+
+
+@numba.njit(**_JIT)
+def summed_row_norms(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_columns: int,
+                     lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """`verify.GroupSimilarities.norm` of each document: the norm of its summed sentence rows
+    lo[d]:hi[d] (entries summed per column in order, as numpy's bincount does)."""
+    out = np.zeros(len(lo), dtype=np.float64)
+    sums = np.zeros(n_columns, dtype=np.float64)
+    for d in range(len(lo)):
+        e0, e1 = indptr[lo[d]], indptr[hi[d]]
+        for e in range(e0, e1):
+            sums[indices[e]] += data[e]
+        total = 0.0
+        for e in range(e0, e1):
+            c = indices[e]
+            total += sums[c] * sums[c]
+            sums[c] = 0.0
+        out[d] = np.sqrt(total)
+    return out
+
+
+@numba.njit(**_JIT)
+def cannot_be_derived(sims: np.ndarray, offsets: np.ndarray, n_a: np.ndarray, n_b: np.ndarray,
+                      chars_a: np.ndarray, chars_b: np.ndarray, char_offsets_a: np.ndarray,
+                      char_offsets_b: np.ndarray, direct_floor: float, merge_floor: float, verbatim_floor: float,
+                      derived_score: float, paste_run_links: int, todo: np.ndarray) -> np.ndarray:
+    """`pipeline._cannot_be_derived` of the pairs `todo` (see there): pair p's matrix is
+    sims[offsets[p]:offsets[p + 1]] (n_a[p] x n_b[p]); its sides' sentence lengths are
+    chars_a[char_offsets_a[p]:...] and chars_b[char_offsets_b[p]:...]."""
+    out = np.zeros(len(n_a), dtype=np.bool_)
+    for t in range(len(todo)):
+        p = todo[t]
+        m, n = n_a[p], n_b[p]
+        if (m <= 1 and n <= 1) or m == 0 or n == 0:
+            continue
+        base = offsets[p]
+        bound = 0.0
+        for side in range(2):
+            rows, cols = (m, n) if side == 0 else (n, m)
+            covered = 0.0
+            whole = 0.0
+            for i in range(rows):
+                length = chars_a[char_offsets_a[p] + i] if side == 0 else chars_b[char_offsets_b[p] + i]
+                whole += length
+                linkable = False
+                for j in range(cols):
+                    at = base + i * n + j if side == 0 else base + j * n + i
+                    value = sims[at]
+                    if value > direct_floor:
+                        linkable = True
+                        break
+                    if value >= merge_floor:  # weak: linkable beside a strong neighbour
+                        step = n if side == 0 else 1
+                        if (i > 0 and sims[at - step] > direct_floor) or (i < rows - 1 and sims[at + step] > direct_floor):
+                            linkable = True
+                            break
+                if linkable:
+                    covered += length
+            share = covered / max(1.0, whole)
+            if share > bound:
+                bound = share
+        if bound >= derived_score:
+            continue
+        verbatim_a = _best_at_least(sims, base, m, n, n, 1, verbatim_floor)  # rows of A
+        verbatim_b = _best_at_least(sims, base, n, m, 1, n, verbatim_floor)  # columns: B's sentences
+        if min(verbatim_a, verbatim_b) >= paste_run_links:
+            continue
+        out[p] = True
+    return out
+
+
+@numba.njit(**_JIT)
+def _best_at_least(sims: np.ndarray, base: int, lines: int, length: int, line_step: int, step: int,
+                   floor: float) -> int:
+    """How many lines (rows or columns) of a row-major matrix at sims[base:] have a maximum >= floor."""
+    count = 0
+    for line in range(lines):
+        best = -np.inf
+        for k in range(length):
+            best = max(best, sims[base + line * line_step + k * step])
+        count += best >= floor
+    return count

@@ -36,8 +36,9 @@ from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
 from dedup.textstore import TextsById, spill_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
-from dedup.verify import (VERBATIM_SIMILARITY, Alignment, GroupSimilarities, PairFeatures, Sentence, SentenceStore,
-                          Verifier, expand_rows, packed_spans)
+from dedup.jit import kernel
+from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, GroupSimilarities, PairFeatures, Sentence,
+                          SentenceStore, Verifier, chunk_similarities, expand_rows, packed_spans)
 from dedup.workers import bounded_map, close_pools, worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
@@ -431,15 +432,17 @@ class Scanner:
                     continue
                 order = [int(i) for i in np.unique(block.ravel())]
                 starts = np.concatenate([[0], np.cumsum(all_sentences.counts(order))])
+                block_texts = [t for i in order for t in all_sentences.texts(i)]
+                row_chars = np.fromiter(map(len, block_texts), dtype=np.float64, count=len(block_texts))
                 if full_matrix is not None:
                     doc_starts = np.concatenate([[0], np.cumsum(all_sentences.counts())])
                     needed = np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
                     matrix = full_matrix[needed]
                 else:
-                    matrix = _distinct_rows(verifier.vectorizer, [t for i in order for t in all_sentences.texts(i)],
-                                            self.config.workers)
+                    matrix = _distinct_rows(verifier.vectorizer, block_texts, self.config.workers)
+                del block_texts
                 rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
-                found, prefiltered = _verify_parallel(verifier, all_sentences, matrix, rows, block.tolist(),
+                found, prefiltered = _verify_parallel(verifier, all_sentences, matrix, rows, row_chars, block.tolist(),
                                                       self.config.workers, self._track, texts,
                                                       not self.config.related, self.config.keep_alignments, keys)
                 self.prefiltered_ += prefiltered
@@ -605,12 +608,23 @@ def _verify_chunk(chunk: list[tuple[int, int]]) -> tuple[list[tuple[int, int, li
 
 
 def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: SentenceStore, matrix,
-                  rows: dict, texts: Sequence[str] | None, skip_related: bool, keep_links: bool = True,
-                  doc_keys: np.ndarray | None = None) -> tuple[list, int]:
-    similarities = GroupSimilarities(matrix)
-    norms: dict[int, float] = {}  # per document, for this chunk
+                  rows: dict, row_chars: np.ndarray, texts: Sequence[str] | None, skip_related: bool,
+                  keep_links: bool = True, doc_keys: np.ndarray | None = None) -> tuple[list, int]:
+    """`_verify_chunk`'s work: `row_chars[r]` is the length of the sentence text of matrix row r."""
+    if not chunk:
+        return [], 0
+    rows_a = np.array([rows[i] for i, _ in chunk], dtype=np.int64)
+    rows_b = np.array([rows[j] for _, j in chunk], dtype=np.int64)
+    sims = chunk_similarities(matrix, rows_a, rows_b)
+    # The prefilter: whole-document TF-IDF cosine (mean of word and char cosines).
+    floor = DOC_COSINE_FLOOR * sims.norms_a * sims.norms_b
+    kept = np.flatnonzero((sims.totals >= floor) & (floor > 0.0))
+    prefiltered = len(chunk) - len(kept)
+    if skip_related:
+        cannot = _cannot_be_derived_all(verifier, sims, row_chars, rows_a[:, 0], rows_b[:, 0], kept)
     adjacent: dict[int, np.ndarray] = {}
     folded: dict[int, str] = {}
+    similarities = GroupSimilarities(matrix)  # its scratch table, for the neighbour dots
 
     def exact_texts(i: int, j: int) -> bool:
         """Would `relate.label` call the pair `exact` (so it must not be skipped)? Each text is
@@ -622,12 +636,6 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: S
                 folded[doc] = normalised(texts[doc])
         return folded[i] == folded[j]
 
-    def norm_of(doc: int) -> float:
-        found = norms.get(doc)
-        if found is None:
-            found = norms[doc] = similarities.norm(rows[doc])
-        return found
-
     def adjacent_of(doc: int) -> np.ndarray:  # only for pairs that are aligned
         found = adjacent.get(doc)
         if found is None:
@@ -635,30 +643,17 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: S
         return found
 
     out = []
-    prefiltered = 0
-    begin = 0
-    while begin < len(chunk):
-        first = chunk[begin][0]
-        end = begin
-        while end < len(chunk) and chunk[end][0] == first:
-            end += 1
-        group = chunk[begin:end]
-        begin = end
-        sa = sentences[first]  # Sentence objects are made here, per pair, from the spans
-        sims = similarities(rows[first], [rows[j] for _, j in group])
-        norm_a = norm_of(first)
-        for (i, j), sim, total in zip(group, sims, similarities.totals):
-            # The prefilter: whole-document TF-IDF cosine (mean of word and char cosines).
-            if not total >= DOC_COSINE_FLOOR * norm_a * norm_of(j) > 0.0:
-                prefiltered += 1
-                continue
-            sb = sentences[j]
-            if skip_related and _cannot_be_derived(verifier, sim, sa, sb) and not exact_texts(i, j):
-                continue
-            alignment = verifier.align_similarities(sa, sb, sim, adjacent_of(i), adjacent_of(j))
-            if skip_related and _aligned_cannot_be_derived(alignment) and not exact_texts(i, j):
-                continue
-            out.append((i, j, alignment.links if keep_links else None, verifier.features(alignment)))
+    first, sa = -1, []
+    for p in kept.tolist():
+        i, j = chunk[p]
+        if skip_related and cannot[p] and not exact_texts(i, j):
+            continue
+        if i != first:  # Sentence objects are made here, per pair, from the spans
+            first, sa = i, sentences[i]
+        alignment = verifier.align_similarities(sa, sentences[j], sims.matrix(p), adjacent_of(i), adjacent_of(j))
+        if skip_related and _aligned_cannot_be_derived(alignment) and not exact_texts(i, j):
+            continue
+        out.append((i, j, alignment.links if keep_links else None, verifier.features(alignment)))
     return out, prefiltered
 
 
@@ -685,20 +680,21 @@ def _aligned_cannot_be_derived(alignment: Alignment) -> bool:
     return True
 
 
-def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], sb: list[Sentence]) -> bool:
+def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, chars_a: np.ndarray, chars_b: np.ndarray) -> bool:
     """True when the similarity matrix alone proves the alignment would label the pair `related`,
-    unless `relate.label` calls the texts `exact` (the caller's test).
+    unless `relate.label` calls the texts `exact` (the caller's test). `chars_*` are the lengths
+    of each side's sentence texts.
 
     The derivation score is at most the better side's coverage (fidelity <= 1), and only the
     sentences `Verifier.linkable` allows can be covered; a pasted passage needs PASTE_RUN_LINKS
     links whose first sentences reach `Verifier.verbatim_floor`. Two single sentences are judged
     on their link's fidelity: never skipped.
     """
-    if len(sa) <= 1 and len(sb) <= 1 or not sa or not sb:
+    if len(chars_a) <= 1 and len(chars_b) <= 1 or not len(chars_a) or not len(chars_b):
         return False
     bound = 0.0
-    for linkable, side in zip(verifier.linkable(sim), (sa, sb)):
-        lengths = np.array([len(s.text) for s in side], dtype=np.float64)
+    for linkable, lengths in zip(verifier.linkable(sim), (chars_a, chars_b)):
+        lengths = np.asarray(lengths, dtype=np.float64)
         bound = max(bound, float(lengths[linkable].sum() / max(1.0, lengths.sum())))
     if bound >= DERIVED_SCORE:
         return False
@@ -709,8 +705,29 @@ def _cannot_be_derived(verifier: Verifier, sim: np.ndarray, sa: list[Sentence], 
     return True
 
 
-def _verify_parallel(verifier: Verifier, sentences: SentenceStore, matrix, rows: dict, pairs: list[tuple[int, int]],
-                     workers: int, track: Callable, texts: Sequence[str] | None = None, skip_related: bool = False,
+def _cannot_be_derived_all(verifier: Verifier, sims: ChunkSimilarities, row_chars: np.ndarray,
+                           first_a: np.ndarray, first_b: np.ndarray, todo: np.ndarray) -> np.ndarray:
+    """`_cannot_be_derived` of the pairs `todo` of a chunk (False for the others): one compiled
+    call for the chunk, or the numpy test pair by pair. `first_*[p]` is the matrix row of
+    pair p's first sentence on each side."""
+    row_chars = np.asarray(row_chars, dtype=np.float64)
+    compiled = kernel("cannot_be_derived", len(sims.flat))
+    if compiled is not None:
+        direct_floor = min(verifier.gap_similarity, verifier.anchor_similarity, verifier.reorder_similarity) - 1e-6
+        merge_floor = (np.sqrt(2) - 1) * verifier.gap_similarity + np.sqrt(2) * verifier.merge_gain - 1e-6
+        return compiled(sims.flat, sims.offsets, sims.n_a, sims.n_b, row_chars, row_chars, first_a, first_b,
+                        float(direct_floor), float(merge_floor), verifier.verbatim_floor(), DERIVED_SCORE,
+                        PASTE_RUN_LINKS, np.asarray(todo, dtype=np.int64))
+    out = np.zeros(len(sims.n_a), dtype=bool)
+    for p in np.asarray(todo).tolist():
+        chars_a = row_chars[first_a[p]:first_a[p] + sims.n_a[p]]
+        chars_b = row_chars[first_b[p]:first_b[p] + sims.n_b[p]]
+        out[p] = _cannot_be_derived(verifier, sims.matrix(p), chars_a, chars_b)
+    return out
+
+
+def _verify_parallel(verifier: Verifier, sentences: SentenceStore, matrix, rows: dict, row_chars: np.ndarray,
+                     pairs: list[tuple[int, int]], workers: int, track: Callable, texts: Sequence[str] | None = None, skip_related: bool = False,
                      keep_alignments: bool = True, doc_keys: np.ndarray | None = None) -> tuple[list, int]:
     """Align pairs in chunks, on forked worker processes when there are enough pairs;
     -> (evidence, pairs the prefilter dropped).
@@ -718,8 +735,8 @@ def _verify_parallel(verifier: Verifier, sentences: SentenceStore, matrix, rows:
     Chunks come back in submission order, so the result is the same whatever `workers` is.
     """
     global _VERIFY_STATE
-    _VERIFY_STATE = (verifier, sentences, matrix, rows, texts, skip_related and texts is not None, keep_alignments,
-                     doc_keys)
+    _VERIFY_STATE = (verifier, sentences, matrix, rows, row_chars, texts, skip_related and texts is not None,
+                     keep_alignments, doc_keys)
     # The products are tiny (sentences x sentences): a multi-threaded BLAS spends far more on
     # waking its threads than on the arithmetic (13x slower on a busy 2-core machine), and
     # forked workers would each start their own.

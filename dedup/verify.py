@@ -31,6 +31,7 @@ from sklearn.utils import murmurhash3_32
 
 from dedup.fingerprint import ranks_within
 from dedup.fidelity import copied, figures, fidelity, fidelity_features
+from dedup.jit import kernel
 from dedup.ngram_hash import ngram_counts
 from dedup.workers import bounded_map, worker_pool
 
@@ -793,6 +794,71 @@ class GroupSimilarities:
         self.totals += [float(column_sums[bounds[k]:bounds[k + 1]].sum()) for k in range(len(rows_b))]
         np.round(sim, 6, out=sim)  # as `exact_similarities` does
         return [sim[:, bounds[k]:bounds[k + 1]] for k in range(len(rows_b))]
+
+
+@dataclass(slots=True)
+class ChunkSimilarities:
+    """Sentence similarity matrices of a chunk of pairs, laid end to end, with what the scan's
+    prefilter reads: pair p's matrix is `matrix(p)`, `totals[p]` its sum before rounding (the
+    dot product of the two documents' summed sentence rows), `norms_*[p]` those sums' norms."""
+
+    flat: np.ndarray  # float64, every pair's rounded matrix, row-major, end to end
+    offsets: np.ndarray  # int64, n_pairs + 1
+    n_a: np.ndarray  # int64 rows (A's sentences) per pair
+    n_b: np.ndarray  # int64 columns (B's sentences) per pair
+    totals: np.ndarray
+    norms_a: np.ndarray
+    norms_b: np.ndarray
+
+    def matrix(self, p: int) -> np.ndarray:
+        return self.flat[self.offsets[p]:self.offsets[p + 1]].reshape(int(self.n_a[p]), int(self.n_b[p]))
+
+
+def chunk_similarities(matrix: sp.csr_matrix, rows_a: np.ndarray, rows_b: np.ndarray) -> ChunkSimilarities:
+    """Similarities of pairs whose sentence rows are rows_a[p] = (lo, hi) and rows_b[p] of `matrix`.
+
+    Pairs of one first document should be consecutive: they share its layout. The compiled
+    kernel (`dedup._kernels.pair_similarities`) takes the whole chunk in one call; without it,
+    `GroupSimilarities` takes a group at a time. Both give the same rounded similarities (sums
+    in another order differ by ~1e-16, far below the 1e-6 rounding).
+    """
+    rows_a = np.asarray(rows_a, dtype=np.int64).reshape(-1, 2)
+    rows_b = np.asarray(rows_b, dtype=np.int64).reshape(-1, 2)
+    n_a, n_b = rows_a[:, 1] - rows_a[:, 0], rows_b[:, 1] - rows_b[:, 0]
+    work = int((matrix.indptr[rows_b[:, 1]] - matrix.indptr[rows_b[:, 0]]).sum()) if len(rows_b) else 0
+    compiled = kernel("pair_similarities", work)
+    if compiled is not None:
+        flat, offsets, totals = compiled(matrix.indptr, matrix.indices, matrix.data, matrix.shape[1],
+                                         rows_a[:, 0], rows_a[:, 1], rows_b[:, 0], rows_b[:, 1])
+        docs, inverse = np.unique(np.concatenate([rows_a, rows_b]), axis=0, return_inverse=True)
+        norms = kernel("summed_row_norms", work)(matrix.indptr, matrix.indices, matrix.data, matrix.shape[1],
+                                                 docs[:, 0], docs[:, 1])[inverse.ravel()]
+        return ChunkSimilarities(flat, offsets, n_a, n_b, totals, norms[:len(rows_a)], norms[len(rows_a):])
+    similarities = GroupSimilarities(matrix)
+    parts: list[np.ndarray] = []
+    totals_list: list[float] = []
+    norm_of: dict[tuple[int, int], float] = {}
+
+    def norm(rows: tuple[int, int]) -> float:
+        if rows not in norm_of:
+            norm_of[rows] = similarities.norm(rows)
+        return norm_of[rows]
+
+    begin = 0
+    pairs_a = [tuple(r) for r in rows_a.tolist()]
+    pairs_b = [tuple(r) for r in rows_b.tolist()]
+    while begin < len(pairs_a):
+        end = begin + 1
+        while end < len(pairs_a) and pairs_a[end] == pairs_a[begin]:
+            end += 1
+        parts += [m.ravel() for m in similarities(pairs_a[begin], pairs_b[begin:end])]
+        totals_list += similarities.totals
+        begin = end
+    offsets = np.zeros(len(rows_a) + 1, dtype=np.int64)
+    np.cumsum(n_a * n_b, out=offsets[1:])
+    flat = np.concatenate(parts) if parts else np.zeros(0)
+    return ChunkSimilarities(flat, offsets, n_a, n_b, np.array(totals_list, dtype=np.float64),
+                             np.array([norm(r) for r in pairs_a]), np.array([norm(r) for r in pairs_b]))
 
 
 def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:

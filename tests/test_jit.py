@@ -128,3 +128,38 @@ def test_murmurhash_kernel_equals_numpy_and_scikit_learn(monkeypatch):
         reference = ngram_counts(sentences, 1 << 18)
     for got, want in zip(compiled, reference):
         assert (got != want).nnz == 0 and got.shape == want.shape
+
+
+def test_similarity_kernels_equal_numpy_paths(monkeypatch):
+    """The verify chunk's similarities, prefilter inputs and `_cannot_be_derived` verdicts: the
+    kernels' sums run in another order, so totals and norms agree to 1e-12 and the rounded
+    similarities and verdicts exactly."""
+    from dedup import pipeline
+    from dedup.verify import Verifier, chunk_similarities, split_sentences
+
+    texts = _news_texts()
+    sentences = [split_sentences(t) for t in texts]
+    verifier = Verifier()
+    matrix = verifier.vectorizer.fit_transform([s.text for doc in sentences for s in doc])
+    starts = np.cumsum([0] + [len(s) for s in sentences])
+    chars = np.array([len(s.text) for doc in sentences for s in doc], dtype=np.float64)
+    rng = np.random.default_rng(5)
+    pairs = np.unique(rng.integers(0, len(texts), (300, 2)), axis=0)  # sorted: a first document's pairs together
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    rows_a = np.stack([starts[pairs[:, 0]], starts[pairs[:, 0] + 1]], axis=1)
+    rows_b = np.stack([starts[pairs[:, 1]], starts[pairs[:, 1] + 1]], axis=1)
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    compiled = chunk_similarities(matrix, rows_a, rows_b)
+    with jit.numpy_only():
+        reference = chunk_similarities(matrix, rows_a, rows_b)
+    np.testing.assert_array_equal(compiled.offsets, reference.offsets)
+    np.testing.assert_array_equal(compiled.flat, reference.flat)
+    for name in ("totals", "norms_a", "norms_b"):
+        np.testing.assert_allclose(getattr(compiled, name), getattr(reference, name), rtol=1e-12, err_msg=name)
+    todo = np.arange(0, len(pairs), 2)
+    verdicts = pipeline._cannot_be_derived_all(verifier, compiled, chars, rows_a[:, 0], rows_b[:, 0], todo)
+    with jit.numpy_only():
+        expected = pipeline._cannot_be_derived_all(verifier, reference, chars, rows_a[:, 0], rows_b[:, 0], todo)
+    np.testing.assert_array_equal(verdicts, expected)
+    assert 0 < verdicts.sum() < len(todo) and not verdicts[1::2].any()  # both verdicts occur; others untouched
+    assert (compiled.flat == 1.0).any() and len(compiled.flat) > 10_000  # copied sentences; not a toy size
