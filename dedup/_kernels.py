@@ -394,3 +394,26 @@ def _best_at_least(sims: np.ndarray, base: int, lines: int, length: int, line_st
             best = max(best, sims[base + line * line_step + k * step])
         count += best >= floor
     return count
+
+
+@numba.njit(**_JIT)
+def adjacent_dots(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_columns: int,
+                  lo: np.ndarray, hi: np.ndarray):
+    """`verify._adjacent_dots` of each document's rows lo[d]:hi[d] -> (dots, offsets): each row's
+    float64 dot product with the next and a trailing 0 (a lone 0 for fewer than two rows)."""
+    offsets = np.zeros(len(lo) + 1, dtype=np.int64)
+    for d in range(len(lo)):
+        offsets[d + 1] = offsets[d] + max(1, hi[d] - lo[d])
+    dots = np.zeros(offsets[len(lo)], dtype=np.float64)
+    dense = np.zeros(n_columns, dtype=np.float64)
+    for d in range(len(lo)):
+        for r in range(lo[d], hi[d] - 1):
+            for e in range(indptr[r], indptr[r + 1]):
+                dense[indices[e]] = data[e]
+            total = 0.0
+            for e in range(indptr[r + 1], indptr[r + 2]):
+                total += dense[indices[e]] * np.float64(data[e])
+            dots[offsets[d] + r - lo[d]] = total
+            for e in range(indptr[r], indptr[r + 1]):
+                dense[indices[e]] = 0.0
+    return dots, offsets

@@ -37,7 +37,7 @@ from dedup.textstore import TextsById, spill_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
 from dedup.jit import kernel
-from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, GroupSimilarities, PairFeatures, Sentence,
+from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, PairFeatures, Sentence,
                           SentenceStore, Verifier, chunk_similarities, expand_rows, packed_spans)
 from dedup.workers import bounded_map, close_pools, worker_pool
 
@@ -622,9 +622,7 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: S
     prefiltered = len(chunk) - len(kept)
     if skip_related:
         cannot = _cannot_be_derived_all(verifier, sims, row_chars, rows_a[:, 0], rows_b[:, 0], kept)
-    adjacent: dict[int, np.ndarray] = {}
     folded: dict[int, str] = {}
-    similarities = GroupSimilarities(matrix)  # its scratch table, for the neighbour dots
 
     def exact_texts(i: int, j: int) -> bool:
         """Would `relate.label` call the pair `exact` (so it must not be skipped)? Each text is
@@ -636,12 +634,6 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: S
                 folded[doc] = normalised(texts[doc])
         return folded[i] == folded[j]
 
-    def adjacent_of(doc: int) -> np.ndarray:  # only for pairs that are aligned
-        found = adjacent.get(doc)
-        if found is None:
-            found = adjacent[doc] = similarities.adjacent(rows[doc])
-        return found
-
     out = []
     first, sa = -1, []
     for p in kept.tolist():
@@ -650,7 +642,8 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: S
             continue
         if i != first:  # Sentence objects are made here, per pair, from the spans
             first, sa = i, sentences[i]
-        alignment = verifier.align_similarities(sa, sentences[j], sims.matrix(p), adjacent_of(i), adjacent_of(j))
+        alignment = verifier.align_similarities(sa, sentences[j], sims.matrix(p), sims.adjacent(rows[i]),
+                                                sims.adjacent(rows[j]))
         if skip_related and _aligned_cannot_be_derived(alignment) and not exact_texts(i, j):
             continue
         out.append((i, j, alignment.links if keep_links else None, verifier.features(alignment)))

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -659,9 +659,12 @@ class Verifier:
 
 
 def _adjacent_dots(rows: np.ndarray) -> np.ndarray:
-    """Dot product of each row with the next one (length n-1, plus a trailing 0)."""
+    """Dot product of each row with the next one (length n-1, plus a trailing 0), in float64:
+    products of float32 values are exact there, so only the order of the sums (~1e-16) can
+    tell the dense and the compiled sparse computation apart."""
     if rows.shape[0] < 2:
         return np.zeros(max(1, rows.shape[0]))
+    rows = rows.astype(np.float64, copy=False)
     return np.append(np.einsum("ij,ij->i", rows[:-1], rows[1:]), 0.0)
 
 
@@ -771,11 +774,11 @@ class GroupSimilarities:
         columns = cols[self._slot[cols] == np.arange(len(cols))]
         self._slot[columns] = np.arange(len(columns))
         try:
-            dense = np.zeros((a1 - a0, len(columns)), dtype=np.float32)
+            dense = np.zeros((a1 - a0, len(columns)), dtype=np.float64)
             dense[np.repeat(np.arange(a1 - a0), np.diff(m.indptr[a0:a1 + 1])), self._slot[cols]] = m.data[lo:hi]
         finally:
             self._slot[columns] = -1
-        return _adjacent_dots(dense).astype(np.float64)
+        return _adjacent_dots(dense)
 
     def _against(self, da: np.ndarray, rows_b: list[tuple[int, int]], n_columns: int) -> list[np.ndarray]:
         """Similarities of `da` (dense, compacted) to each partner's rows."""
@@ -809,6 +812,7 @@ class ChunkSimilarities:
     totals: np.ndarray
     norms_a: np.ndarray
     norms_b: np.ndarray
+    adjacent: Callable[[tuple[int, int]], np.ndarray]  # a document's `_adjacent_dots`, by its rows
 
     def matrix(self, p: int) -> np.ndarray:
         return self.flat[self.offsets[p]:self.offsets[p + 1]].reshape(int(self.n_a[p]), int(self.n_b[p]))
@@ -831,9 +835,16 @@ def chunk_similarities(matrix: sp.csr_matrix, rows_a: np.ndarray, rows_b: np.nda
         flat, offsets, totals = compiled(matrix.indptr, matrix.indices, matrix.data, matrix.shape[1],
                                          rows_a[:, 0], rows_a[:, 1], rows_b[:, 0], rows_b[:, 1])
         docs, inverse = np.unique(np.concatenate([rows_a, rows_b]), axis=0, return_inverse=True)
-        norms = kernel("summed_row_norms", work)(matrix.indptr, matrix.indices, matrix.data, matrix.shape[1],
-                                                 docs[:, 0], docs[:, 1])[inverse.ravel()]
-        return ChunkSimilarities(flat, offsets, n_a, n_b, totals, norms[:len(rows_a)], norms[len(rows_a):])
+        csr = (matrix.indptr, matrix.indices, matrix.data, matrix.shape[1], docs[:, 0], docs[:, 1])
+        norms = kernel("summed_row_norms", work)(*csr)[inverse.ravel()]
+        dots, dot_offsets = kernel("adjacent_dots", work)(*csr)
+        position = {rows: k for k, rows in enumerate(map(tuple, docs.tolist()))}
+
+        def adjacent(rows: tuple[int, int]) -> np.ndarray:
+            k = position[tuple(rows)]
+            return dots[dot_offsets[k]:dot_offsets[k + 1]]
+
+        return ChunkSimilarities(flat, offsets, n_a, n_b, totals, norms[:len(rows_a)], norms[len(rows_a):], adjacent)
     similarities = GroupSimilarities(matrix)
     parts: list[np.ndarray] = []
     totals_list: list[float] = []
@@ -857,8 +868,16 @@ def chunk_similarities(matrix: sp.csr_matrix, rows_a: np.ndarray, rows_b: np.nda
     offsets = np.zeros(len(rows_a) + 1, dtype=np.int64)
     np.cumsum(n_a * n_b, out=offsets[1:])
     flat = np.concatenate(parts) if parts else np.zeros(0)
+    adjacent_of: dict[tuple[int, int], np.ndarray] = {}
+
+    def adjacent(rows: tuple[int, int]) -> np.ndarray:  # asked only of documents in aligned pairs
+        rows = tuple(rows)
+        if rows not in adjacent_of:
+            adjacent_of[rows] = similarities.adjacent(rows)
+        return adjacent_of[rows]
+
     return ChunkSimilarities(flat, offsets, n_a, n_b, np.array(totals_list, dtype=np.float64),
-                             np.array([norm(r) for r in pairs_a]), np.array([norm(r) for r in pairs_b]))
+                             np.array([norm(r) for r in pairs_a]), np.array([norm(r) for r in pairs_b]), adjacent)
 
 
 def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:

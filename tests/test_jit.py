@@ -131,9 +131,9 @@ def test_murmurhash_kernel_equals_numpy_and_scikit_learn(monkeypatch):
 
 
 def test_similarity_kernels_equal_numpy_paths(monkeypatch):
-    """The verify chunk's similarities, prefilter inputs and `_cannot_be_derived` verdicts: the
-    kernels' sums run in another order, so totals and norms agree to 1e-12 and the rounded
-    similarities and verdicts exactly."""
+    """The verify chunk's similarities, prefilter inputs, neighbour dots and `_cannot_be_derived`
+    verdicts: the kernels' sums run in another order, so totals, norms and dots agree to 1e-12 and
+    the rounded similarities and verdicts exactly."""
     from dedup import pipeline
     from dedup.verify import Verifier, chunk_similarities, split_sentences
 
@@ -156,6 +156,8 @@ def test_similarity_kernels_equal_numpy_paths(monkeypatch):
     np.testing.assert_array_equal(compiled.flat, reference.flat)
     for name in ("totals", "norms_a", "norms_b"):
         np.testing.assert_allclose(getattr(compiled, name), getattr(reference, name), rtol=1e-12, err_msg=name)
+    for rows in np.unique(np.concatenate([rows_a, rows_b]), axis=0).tolist():
+        np.testing.assert_allclose(compiled.adjacent(rows), reference.adjacent(rows), rtol=1e-12, atol=1e-15)
     todo = np.arange(0, len(pairs), 2)
     verdicts = pipeline._cannot_be_derived_all(verifier, compiled, chars, rows_a[:, 0], rows_b[:, 0], todo)
     with jit.numpy_only():
