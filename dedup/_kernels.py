@@ -417,3 +417,178 @@ def adjacent_dots(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_c
             for e in range(indptr[r], indptr[r + 1]):
                 dense[indices[e]] = 0.0
     return dots, offsets
+
+
+@numba.njit(**_JIT)
+def _same_gram(x: np.ndarray, at_x: int, y: np.ndarray, at_y: int, n: int) -> bool:
+    """Whether x[at_x:at_x + n] equals y[at_y:at_y + n]."""
+    for t in range(n):
+        if x[at_x + t] != y[at_y + t]:
+            return False
+    return True
+
+
+@numba.njit(**_JIT)
+def _first_occurrence(seq: np.ndarray, k: int, n: int) -> bool:
+    """Whether the n-gram at k does not occur earlier in seq."""
+    for earlier in range(k):
+        if _same_gram(seq, earlier, seq, k, n):
+            return False
+    return True
+
+
+@numba.njit(**_JIT)
+def _distinct_grams(seq: np.ndarray, n: int) -> int:
+    """How many distinct n-grams (runs of n ids) `seq` holds (sentences are short: pairwise checks)."""
+    count = 0
+    for k in range(len(seq) - n + 1):
+        count += _first_occurrence(seq, k, n)
+    return count
+
+
+@numba.njit(**_JIT)
+def _shared_grams(x: np.ndarray, y: np.ndarray, n: int) -> int:
+    """How many distinct n-grams of x also stand in y."""
+    count = 0
+    for k in range(len(x) - n + 1):
+        if _first_occurrence(x, k, n):
+            for other in range(len(y) - n + 1):
+                if _same_gram(x, k, y, other, n):
+                    count += 1
+                    break
+    return count
+
+
+@numba.njit(**_JIT)
+def _longest_match(a: np.ndarray, b: np.ndarray, alo: int, ahi: int, blo: int, bhi: int,
+                   previous: np.ndarray, current: np.ndarray):
+    """difflib.SequenceMatcher.find_longest_match without junk (autojunk=False): the longest
+    block a[i:i+k] == b[j:j+k] in the ranges, the earliest in a, then in b, on ties."""
+    best_i, best_j, best_size = alo, blo, 0
+    for j in range(blo, bhi + 1):
+        previous[j] = 0
+    for i in range(alo, ahi):
+        current[blo] = 0
+        for j in range(blo, bhi):
+            if a[i] == b[j]:
+                k = previous[j] + 1  # previous[j]: the match ending at (i - 1, j - 1)
+                current[j + 1] = k
+                if k > best_size:
+                    best_i, best_j, best_size = i - k + 1, j - k + 1, k
+            else:
+                current[j + 1] = 0
+        for j in range(blo, bhi + 1):
+            previous[j] = current[j]
+    while best_i > alo and best_j > blo and a[best_i - 1] == b[best_j - 1]:
+        best_i, best_j, best_size = best_i - 1, best_j - 1, best_size + 1
+    while best_i + best_size < ahi and best_j + best_size < bhi and a[best_i + best_size] == b[best_j + best_size]:
+        best_size += 1
+    return best_i, best_j, best_size
+
+
+@numba.njit(**_JIT)
+def longest_insertion(a: np.ndarray, b: np.ndarray) -> int:
+    """`fidelity._longest_insertion` on id sequences: the longest one-sided run of difflib's
+    opcodes (|(i2 - i1) - (j2 - j1)| of each non-equal one), from its matching blocks."""
+    la, lb = len(a), len(b)
+    previous = np.zeros(lb + 1, dtype=np.int64)
+    current = np.zeros(lb + 1, dtype=np.int64)
+    limit = 2 * min(la, lb) + 2
+    queue = np.empty((limit, 4), dtype=np.int64)
+    blocks = np.empty((limit, 3), dtype=np.int64)
+    queue[0, 0], queue[0, 1], queue[0, 2], queue[0, 3] = 0, la, 0, lb
+    queued, found = 1, 0
+    while queued:
+        queued -= 1
+        alo, ahi, blo, bhi = queue[queued, 0], queue[queued, 1], queue[queued, 2], queue[queued, 3]
+        i, j, k = _longest_match(a, b, alo, ahi, blo, bhi, previous, current)
+        if k:
+            blocks[found, 0], blocks[found, 1], blocks[found, 2] = i, j, k
+            found += 1
+            if alo < i and blo < j:
+                queue[queued, 0], queue[queued, 1], queue[queued, 2], queue[queued, 3] = alo, i, blo, j
+                queued += 1
+            if i + k < ahi and j + k < bhi:
+                queue[queued, 0], queue[queued, 1], queue[queued, 2], queue[queued, 3] = i + k, ahi, j + k, bhi
+                queued += 1
+    order = np.argsort(blocks[:found, 0])  # blocks are disjoint in a: sorting by start sorts them
+    extra = 0
+    i = j = 0
+    for t in range(found + 1):
+        if t < found:
+            ai, bj, size = blocks[order[t], 0], blocks[order[t], 1], blocks[order[t], 2]
+        else:
+            ai, bj, size = la, lb, 0
+        if i < ai or j < bj:
+            extra = max(extra, abs((ai - i) - (bj - j)))
+        i, j = ai + size, bj + size
+    return extra
+
+
+@numba.njit(**_JIT)
+def link_features(tokens: np.ndarray, token_offsets: np.ndarray, stems: np.ndarray, stem_offsets: np.ndarray,
+                  weights: np.ndarray, side_a: np.ndarray, side_b: np.ndarray, similarity: np.ndarray,
+                  copied_share: float, copied_min_grams: int):
+    """`fidelity._compared_features` rows of many sentence pairs, and `fidelity.copied` of each,
+    from id sequences: text t's token ids are tokens[token_offsets[t]:token_offsets[t + 1]], its
+    content words' stem ids stems[stem_offsets[t]:...] with their IDF weights alongside; link k
+    compares text side_a[k] with text side_b[k]. Columns 6 and 7 (figures, names) are left 0 for
+    the caller. Every division and sum is the Python code's, in its order."""
+    n_links = len(side_a)
+    rows = np.zeros((n_links, 19), dtype=np.float64)
+    copied = np.zeros(n_links, dtype=np.bool_)
+    for k in range(n_links):
+        ta = tokens[token_offsets[side_a[k]]:token_offsets[side_a[k] + 1]]
+        tb = tokens[token_offsets[side_b[k]]:token_offsets[side_b[k] + 1]]
+        sa = stems[stem_offsets[side_a[k]]:stem_offsets[side_a[k] + 1]]
+        sb = stems[stem_offsets[side_b[k]]:stem_offsets[side_b[k] + 1]]
+        wa = weights[stem_offsets[side_a[k]]:stem_offsets[side_a[k] + 1]]
+        wb = weights[stem_offsets[side_b[k]]:stem_offsets[side_b[k] + 1]]
+        stems_a, stems_b = _distinct_grams(sa, 1), _distinct_grams(sb, 1)
+        shared = _shared_grams(sa, sb, 1)
+        overlap_a = shared / max(1, stems_a)
+        overlap_b = shared / max(1, stems_b)
+        unmatched = np.zeros(2, dtype=np.float64)
+        for side in range(2):
+            own, other, weight = (sa, sb, wa) if side == 0 else (sb, sa, wb)
+            total = 0.0
+            missing = 0.0
+            for t in range(len(own)):
+                total += weight[t]
+                found = False
+                for u in range(len(other)):
+                    if other[u] == own[t]:
+                        found = True
+                        break
+                if not found:
+                    missing += weight[t]
+            unmatched[side] = missing / max(1e-9, total if total != 0.0 else 1.0)
+        extra = longest_insertion(ta, tb) if not (len(ta) == len(tb) and (ta == tb).all()) else 0
+        longer = max(len(ta), len(tb), 1)
+        row = rows[k]
+        row[0] = similarity[k]
+        row[1] = min(overlap_a, overlap_b)
+        row[2] = max(overlap_a, overlap_b)
+        row[3] = max(unmatched[0], unmatched[1])
+        row[4] = extra / longer
+        row[5] = 1.0 if extra >= 4 else 0.0
+        row[8] = min(len(ta), len(tb)) / longer
+        column = 9
+        for kind in range(2):
+            x, y = (ta, tb) if kind == 0 else (sa, sb)
+            first, last = (1, 5) if kind == 0 else (2, 3)
+            for n in range(first, last):
+                count_x, count_y = _distinct_grams(x, n), _distinct_grams(y, n)
+                if count_x and count_y:
+                    common = _shared_grams(x, y, n)
+                    share_x, share_y = common / count_x, common / count_y
+                    row[column], row[column + 1] = min(share_x, share_y), max(share_x, share_y)
+                    if kind == 0 and n == 3:
+                        shorter = min(count_x, count_y)
+                        copied[k] = shorter >= copied_min_grams and common >= copied_share * shorter
+                elif count_x or count_y:
+                    row[column], row[column + 1] = 0.0, 0.0
+                else:
+                    row[column], row[column + 1] = 1.0, 1.0
+                column += 2
+    return rows, copied

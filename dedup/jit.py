@@ -12,13 +12,14 @@ a thousand articles repays many times over. Kernels are cached beside this file 
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Callable
 
-__all__ = ["MIN_SIZE", "describe", "jit_available", "kernel", "numpy_only"]
+__all__ = ["MIN_SIZE", "describe", "jit_available", "kernel", "loaded_kernel", "numpy_only"]
 
 # Inputs (bytes, tokens or shingles) below which the numpy path runs: the seeds' five
 # articles (~25k bytes) stay on numpy; one fingerprint batch of news (~2 MB) goes compiled.
@@ -39,6 +40,16 @@ def jit_available() -> bool:
 def kernel(name: str, size: int) -> Callable | None:
     """The compiled kernel `name` of `dedup._kernels` for an input of `size` items, or None."""
     if size < MIN_SIZE or _numpy_only:
+        return None
+    module = _kernels()
+    return None if module is None else getattr(module, name)
+
+
+def loaded_kernel(name: str) -> Callable | None:
+    """The compiled kernel `name` whatever the input's size, if the kernels are loaded in this
+    process already (so using one costs no load): for the small per-chunk steps of a stage
+    whose main step chose the compiled path through `kernel`."""
+    if _numpy_only or "dedup._kernels" not in sys.modules:
         return None
     module = _kernels()
     return None if module is None else getattr(module, name)

@@ -36,7 +36,7 @@ from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints
 from dedup.textstore import TextsById, spill_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
-from dedup.jit import kernel
+from dedup.jit import loaded_kernel
 from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, PairFeatures, Sentence,
                           SentenceStore, Verifier, chunk_similarities, expand_rows, packed_spans)
 from dedup.workers import bounded_map, close_pools, worker_pool
@@ -634,7 +634,7 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: S
                 folded[doc] = normalised(texts[doc])
         return folded[i] == folded[j]
 
-    out = []
+    aligned: list[tuple[int, int, Alignment]] = []
     first, sa = -1, []
     for p in kept.tolist():
         i, j = chunk[p]
@@ -646,7 +646,9 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: S
                                                 sims.adjacent(rows[j]))
         if skip_related and _aligned_cannot_be_derived(alignment) and not exact_texts(i, j):
             continue
-        out.append((i, j, alignment.links if keep_links else None, verifier.features(alignment)))
+        aligned.append((i, j, alignment))
+    found = verifier.features_many([alignment for _, _, alignment in aligned])  # links scored in one batch
+    out = [(i, j, alignment.links if keep_links else None, feats) for (i, j, alignment), feats in zip(aligned, found)]
     return out, prefiltered
 
 
@@ -704,7 +706,7 @@ def _cannot_be_derived_all(verifier: Verifier, sims: ChunkSimilarities, row_char
     call for the chunk, or the numpy test pair by pair. `first_*[p]` is the matrix row of
     pair p's first sentence on each side."""
     row_chars = np.asarray(row_chars, dtype=np.float64)
-    compiled = kernel("cannot_be_derived", len(sims.flat))
+    compiled = loaded_kernel("cannot_be_derived")
     if compiled is not None:
         direct_floor = min(verifier.gap_similarity, verifier.anchor_similarity, verifier.reorder_similarity) - 1e-6
         merge_floor = (np.sqrt(2) - 1) * verifier.gap_similarity + np.sqrt(2) * verifier.merge_gain - 1e-6

@@ -30,7 +30,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
 
 from dedup.fingerprint import ranks_within
-from dedup.fidelity import copied, figures, fidelity, fidelity_features
+from dedup.fidelity import figures, fidelity, link_feature_rows
 from dedup.jit import kernel
 from dedup.ngram_hash import ngram_counts
 from dedup.workers import bounded_map, worker_pool
@@ -525,19 +525,33 @@ class Verifier:
         """Features of an alignment, with each link's claim fidelity scored."""
         return features(alignment, self.link_fidelities(alignment))
 
+    def features_many(self, alignments: Sequence[Alignment]) -> list[PairFeatures]:
+        """`features` of many alignments, their links' fidelities scored in one batch."""
+        return [features(a, f) for a, f in zip(alignments, self.link_fidelities_many(alignments))]
+
     def link_fidelities(self, alignment: Alignment) -> np.ndarray:
         """Claim fidelity (0-1) of each link: same claims, or same topic with other facts?"""
-        if not alignment.links:
-            return np.zeros(0)
+        return self.link_fidelities_many([alignment])[0]
+
+    def link_fidelities_many(self, alignments: Sequence[Alignment]) -> list[np.ndarray]:
+        """`link_fidelities` of each alignment (`fidelity.link_feature_rows` over all their links)."""
         texts = [(" ".join(alignment.a_sentences[i].text for i in link.a),
-                  " ".join(alignment.b_sentences[j].text for j in link.b)) for link in alignment.links]
-        scores = fidelity(np.vstack([fidelity_features(a, b, link.similarity, self.vectorizer.word_weight)
-                                     for (a, b), link in zip(texts, alignment.links)]))
-        if len(alignment.a_sentences) > 1 or len(alignment.b_sentences) > 1:
-            # In a document pair a copied sentence (a clause cut or added) is derivation evidence
-            # as strong as a faithful one. Two single sentences are judged on their claims alone.
-            scores = np.maximum(scores, [COPIED_FIDELITY if copied(a, b) else 0.0 for a, b in texts])
-        return scores
+                  " ".join(alignment.b_sentences[j].text for j in link.b), link.similarity)
+                 for alignment in alignments for link in alignment.links]
+        rows, copied_flags = link_feature_rows(texts, self.vectorizer.word_weight)
+        scores = fidelity(rows) if len(rows) else np.zeros(0)
+        out: list[np.ndarray] = []
+        begin = 0
+        for alignment in alignments:
+            end = begin + len(alignment.links)
+            part = scores[begin:end]
+            if len(alignment.a_sentences) > 1 or len(alignment.b_sentences) > 1:
+                # In a document pair a copied sentence (a clause cut or added) is derivation evidence
+                # as strong as a faithful one. Two single sentences are judged on their claims alone.
+                part = np.maximum(part, np.where(copied_flags[begin:end], COPIED_FIDELITY, 0.0))
+            out.append(part)
+            begin = end
+        return out
 
     def align_rows(
         self, sa: list[Sentence], sb: list[Sentence],

@@ -165,3 +165,53 @@ def test_similarity_kernels_equal_numpy_paths(monkeypatch):
     np.testing.assert_array_equal(verdicts, expected)
     assert 0 < verdicts.sum() < len(todo) and not verdicts[1::2].any()  # both verdicts occur; others untouched
     assert (compiled.flat == 1.0).any() and len(compiled.flat) > 10_000  # copied sentences; not a toy size
+
+
+def test_longest_insertion_kernel_equals_difflib():
+    from dedup import _kernels
+    from dedup.fidelity import _longest_insertion
+
+    rng = np.random.default_rng(11)
+    for trial in range(3000):
+        alphabet = int(rng.integers(1, 8))  # small alphabets: repeats and ties between blocks
+        a = rng.integers(0, alphabet, int(rng.integers(0, 25)))
+        b = rng.integers(0, alphabet, int(rng.integers(0, 25)))
+        if trial % 3 == 0 and len(a):  # an edited copy: cut, insert, replace
+            b = np.concatenate([a[:len(a) // 3], rng.integers(0, 9, int(rng.integers(0, 6))), a[len(a) // 2:]])
+        expected = _longest_insertion.__wrapped__(tuple(a.tolist()), tuple(b.tolist()))
+        assert _kernels.longest_insertion(a.astype(np.int64), b.astype(np.int64)) == expected, (a, b)
+
+
+def test_link_feature_kernel_equals_the_python_features(monkeypatch):
+    """Every FEATURE_NAMES column and the `copied` flag of sentence pairs that share much, little
+    or nothing: the compiled rows are the per-pair Python ones."""
+    import dedup.fidelity as fidelity_module
+    from dedup.fidelity import link_feature_rows
+
+    sentences = [s for t in _news_texts()[:5] for s in t.split(". ") if s.strip()]
+    sentences += [s for s in _odd_texts(60) if s.strip()]
+    rng = random.Random(3)
+
+    def edited(text: str) -> str:
+        words = text.split()
+        if len(words) > 4:
+            k = rng.randrange(len(words))
+            words[k:k + rng.randint(0, 3)] = rng.choice([[], ["Reuters"], ["said", "on", "Monday"], ["1,200"]])
+        return " ".join(words)
+
+    links = [(s, edited(s), rng.random()) for s in sentences]
+    links += [(rng.choice(sentences), rng.choice(sentences), rng.random()) for _ in range(300)]
+    links += [(s, s, 1.0) for s in sentences[:20]] + [("", "x", 0.1), ("The 3 cats.", "", 0.0)]
+    weights = {}
+
+    def weight(word: str) -> float:
+        return weights.setdefault(word, 1.0 + (hash(word) % 997) / 100)
+
+    assert jit.loaded_kernel("link_features") is not None
+    rows, copied = link_feature_rows(links, weight)
+    with jit.numpy_only():
+        expected_rows, expected_copied = link_feature_rows(links, weight)
+    np.testing.assert_allclose(rows, expected_rows, rtol=1e-12, atol=0)
+    np.testing.assert_array_equal(copied, expected_copied)
+    assert copied.any() and not copied.all()
+    assert fidelity_module._ids("Net profit rose 5 pct")[0].dtype == np.int64
