@@ -248,15 +248,17 @@ def murmurhash3_spans(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarra
 
 @numba.njit(**_JIT)
 def pair_similarities(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_columns: int,
-                      a_lo: np.ndarray, a_hi: np.ndarray, b_lo: np.ndarray, b_hi: np.ndarray):
+                      row_map: np.ndarray, a_lo: np.ndarray, a_hi: np.ndarray, b_lo: np.ndarray, b_hi: np.ndarray):
     """`verify.GroupSimilarities` over a whole chunk of pairs: -> (similarities, offsets, totals).
 
-    Pair p's rounded matrix (A's rows a_lo[p]:a_hi[p] against B's rows b_lo[p]:b_hi[p]) is
-    similarities[offsets[p]:offsets[p + 1]] in row-major order; totals[p] is its sum before
-    rounding. Consecutive pairs of one first document share its column-major layout: each of B's
-    entries meets only the (sentence, value) entries of A in its column, where the numpy path
-    multiplies dense rows that are mostly zeros. Products of float32 values are exact in float64;
-    only the order of the sums differs from numpy's, far below the 1e-6 rounding.
+    Sentence k of the chunk's layout is CSR row row_map[k] (documents share the rows of their
+    common sentences). Pair p's rounded matrix (A's sentences a_lo[p]:a_hi[p] against B's
+    b_lo[p]:b_hi[p]) is similarities[offsets[p]:offsets[p + 1]] in row-major order; totals[p]
+    is its sum before rounding. Consecutive pairs of one first document share its column-major
+    layout: each of B's entries meets only the (sentence, value) entries of A in its column,
+    where the numpy path multiplies dense rows that are mostly zeros. Products of float32 values
+    are exact in float64; only the order of the sums differs from numpy's, far below the 1e-6
+    rounding.
     """
     n_pairs = len(a_lo)
     offsets = np.zeros(n_pairs + 1, dtype=np.int64)
@@ -264,71 +266,82 @@ def pair_similarities(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
         offsets[p + 1] = offsets[p] + (a_hi[p] - a_lo[p]) * (b_hi[p] - b_lo[p])
     sims = np.zeros(offsets[n_pairs], dtype=np.float64)
     totals = np.zeros(n_pairs, dtype=np.float64)
-    slot = np.full(n_columns, -1, dtype=np.int64)
+    slot = np.full(n_columns, -1, dtype=np.int32)
     p = 0
     while p < n_pairs:
         q = p + 1
         while q < n_pairs and a_lo[q] == a_lo[p] and a_hi[q] == a_hi[p]:
             q += 1
         lo, hi = a_lo[p], a_hi[p]
-        e0, e1 = indptr[lo], indptr[hi]
+        n_entries = 0
         n_slots = 0
-        for e in range(e0, e1):
-            if slot[indices[e]] < 0:
-                slot[indices[e]] = n_slots
-                n_slots += 1
-        starts = np.zeros(n_slots + 1, dtype=np.int64)
-        for e in range(e0, e1):
-            starts[slot[indices[e]] + 1] += 1
-        for s in range(n_slots):
-            starts[s + 1] += starts[s]
-        fill = starts[:-1].copy()
-        entry_row = np.empty(e1 - e0, dtype=np.int64)
-        entry_value = np.empty(e1 - e0, dtype=np.float64)
         for r in range(lo, hi):
-            for e in range(indptr[r], indptr[r + 1]):
-                s = slot[indices[e]]
-                entry_row[fill[s]] = r - lo
-                entry_value[fill[s]] = data[e]
-                fill[s] += 1
-        for r in range(p, q):
-            n_b = b_hi[r] - b_lo[r]
-            base = offsets[r]
+            row = row_map[r]
+            n_entries += indptr[row + 1] - indptr[row]
+            for e in range(indptr[row], indptr[row + 1]):
+                if slot[indices[e]] < 0:
+                    slot[indices[e]] = n_slots
+                    n_slots += 1
+        starts = np.zeros(n_slots + 1, dtype=np.int64)
+        for r in range(lo, hi):
+            row = row_map[r]
+            for e in range(indptr[row], indptr[row + 1]):
+                starts[slot[indices[e]] + 1] += 1
+        for k in range(n_slots):
+            starts[k + 1] += starts[k]
+        fill = starts[:-1].copy()
+        entry_row = np.empty(n_entries, dtype=np.int64)
+        entry_value = np.empty(n_entries, dtype=np.float64)
+        for r in range(lo, hi):
+            row = row_map[r]
+            for e in range(indptr[row], indptr[row + 1]):
+                k = slot[indices[e]]
+                entry_row[fill[k]] = r - lo
+                entry_value[fill[k]] = data[e]
+                fill[k] += 1
+        for t in range(p, q):
+            n_b = b_hi[t] - b_lo[t]
+            base = offsets[t]
             for jb in range(n_b):
-                row = b_lo[r] + jb
+                row = row_map[b_lo[t] + jb]
                 for e in range(indptr[row], indptr[row + 1]):
-                    s = slot[indices[e]]
-                    if s >= 0:
+                    k = slot[indices[e]]
+                    if k >= 0:
                         value = np.float64(data[e])
-                        for k in range(starts[s], starts[s + 1]):
-                            sims[base + entry_row[k] * n_b + jb] += entry_value[k] * value
+                        for m in range(starts[k], starts[k + 1]):
+                            sims[base + entry_row[m] * n_b + jb] += entry_value[m] * value
             total = 0.0
-            for k in range(base, offsets[r + 1]):
-                total += sims[k]
-                sims[k] = np.rint(sims[k] * 1e6) / 1e6  # np.round(x, 6): multiply, rint, divide
-            totals[r] = total
-        for e in range(e0, e1):
-            slot[indices[e]] = -1
+            for m in range(base, offsets[t + 1]):
+                total += sims[m]
+                sims[m] = np.rint(sims[m] * 1e6) / 1e6  # np.round(x, 6): multiply, rint, divide
+            totals[t] = total
+        for r in range(lo, hi):
+            row = row_map[r]
+            for e in range(indptr[row], indptr[row + 1]):
+                slot[indices[e]] = -1
         p = q
     return sims, offsets, totals
 
 
 @numba.njit(**_JIT)
 def summed_row_norms(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_columns: int,
-                     lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """`verify.GroupSimilarities.norm` of each document: the norm of its summed sentence rows
-    lo[d]:hi[d] (entries summed per column in order, as numpy's bincount does)."""
+                     row_map: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """`verify.GroupSimilarities.norm` of each document: the norm of the sum of its sentence rows
+    row_map[lo[d]:hi[d]] (entries summed per column in order, as numpy's bincount does)."""
     out = np.zeros(len(lo), dtype=np.float64)
     sums = np.zeros(n_columns, dtype=np.float64)
     for d in range(len(lo)):
-        e0, e1 = indptr[lo[d]], indptr[hi[d]]
-        for e in range(e0, e1):
-            sums[indices[e]] += data[e]
+        for r in range(lo[d], hi[d]):
+            row = row_map[r]
+            for e in range(indptr[row], indptr[row + 1]):
+                sums[indices[e]] += data[e]
         total = 0.0
-        for e in range(e0, e1):
-            c = indices[e]
-            total += sums[c] * sums[c]
-            sums[c] = 0.0
+        for r in range(lo[d], hi[d]):
+            row = row_map[r]
+            for e in range(indptr[row], indptr[row + 1]):
+                c = indices[e]
+                total += sums[c] * sums[c]
+                sums[c] = 0.0  # a column counted once: later entries of it find 0
         out[d] = np.sqrt(total)
     return out
 
@@ -398,9 +411,10 @@ def _best_at_least(sims: np.ndarray, base: int, lines: int, length: int, line_st
 
 @numba.njit(**_JIT)
 def adjacent_dots(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_columns: int,
-                  lo: np.ndarray, hi: np.ndarray):
-    """`verify._adjacent_dots` of each document's rows lo[d]:hi[d] -> (dots, offsets): each row's
-    float64 dot product with the next and a trailing 0 (a lone 0 for fewer than two rows)."""
+                  row_map: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """`verify._adjacent_dots` of each document's sentence rows row_map[lo[d]:hi[d]] -> (dots,
+    offsets): each row's float64 dot product with the next and a trailing 0 (a lone 0 for fewer
+    than two rows)."""
     offsets = np.zeros(len(lo) + 1, dtype=np.int64)
     for d in range(len(lo)):
         offsets[d + 1] = offsets[d] + max(1, hi[d] - lo[d])
@@ -408,13 +422,14 @@ def adjacent_dots(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_c
     dense = np.zeros(n_columns, dtype=np.float64)
     for d in range(len(lo)):
         for r in range(lo[d], hi[d] - 1):
-            for e in range(indptr[r], indptr[r + 1]):
+            row, after = row_map[r], row_map[r + 1]
+            for e in range(indptr[row], indptr[row + 1]):
                 dense[indices[e]] = data[e]
             total = 0.0
-            for e in range(indptr[r + 1], indptr[r + 2]):
+            for e in range(indptr[after], indptr[after + 1]):
                 total += dense[indices[e]] * np.float64(data[e])
             dots[offsets[d] + r - lo[d]] = total
-            for e in range(indptr[r], indptr[r + 1]):
+            for e in range(indptr[row], indptr[row + 1]):
                 dense[indices[e]] = 0.0
     return dots, offsets
 

@@ -38,7 +38,7 @@ from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINK
                           earliest, normalised, relate_pair)
 from dedup.jit import loaded_kernel
 from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, PairFeatures, Sentence,
-                          SentenceStore, Verifier, chunk_similarities, expand_rows, packed_spans)
+                          SentenceStore, Verifier, chunk_similarities, packed_spans, stack_rows)
 from dedup.workers import bounded_map, close_pools, worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
@@ -197,15 +197,15 @@ def _clean_chunk(texts: list[str], sources: list[str], min_chars: int, warm: boo
     return prepare(texts, sources, min_chars), heads
 
 
-def _distinct_rows(vectorizer, sentences: list[str], jobs: int):
+def _distinct_rows(vectorizer, sentences: list[str], jobs: int) -> tuple[sp.csr_matrix, np.ndarray]:
     """TF-IDF rows of sentences, each distinct text hashed once (copies share most sentences:
-    corpus-100k's documents in pairs have 463k sentences, 358k distinct)."""
+    corpus-100k's documents in pairs have 463k sentences, 358k distinct) -> (one row per
+    distinct text, the row of each sentence). Rows are stacked as the chunks arrive."""
     index: dict[str, int] = {}
     ids = np.fromiter((index.setdefault(text, len(index)) for text in sentences), dtype=np.int64, count=len(sentences))
     distinct = list(index)
     del index
-    # Assembled as the chunks arrive: never the distinct rows and their expansion at once.
-    return expand_rows(vectorizer.transform_chunks(distinct, jobs), ids, 2 * vectorizer.n_features)
+    return stack_rows(vectorizer.transform_chunks(distinct, jobs), len(distinct), 2 * vectorizer.n_features), ids
 
 
 def _split_texts(texts: list[str]) -> list[bytes]:
@@ -434,19 +434,21 @@ class Scanner:
                 starts = np.concatenate([[0], np.cumsum(all_sentences.counts(order))])
                 block_texts = [t for i in order for t in all_sentences.texts(i)]
                 row_chars = np.fromiter(map(len, block_texts), dtype=np.float64, count=len(block_texts))
+                # The block's sentences, document after document, as rows of `matrix` (`row_map`).
                 if full_matrix is not None:
                     doc_starts = np.concatenate([[0], np.cumsum(all_sentences.counts())])
-                    needed = np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
-                    matrix = full_matrix[needed]
+                    row_map = np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
+                    matrix = full_matrix
                 else:
-                    matrix = _distinct_rows(verifier.vectorizer, block_texts, self.config.workers)
+                    matrix, row_map = _distinct_rows(verifier.vectorizer, block_texts, self.config.workers)
                 del block_texts
                 rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
-                found, prefiltered = _verify_parallel(verifier, all_sentences, matrix, rows, row_chars, block.tolist(),
+                found, prefiltered = _verify_parallel(verifier, all_sentences, (matrix, row_map), rows, row_chars,
+                                                      block.tolist(),
                                                       self.config.workers, self._track, texts,
                                                       not self.config.related, self.config.keep_alignments, keys)
                 self.prefiltered_ += prefiltered
-                del matrix
+                del matrix, row_map
                 relate(found)
                 del found
                 _trim_heap()
@@ -607,15 +609,18 @@ def _verify_chunk(chunk: list[tuple[int, int]]) -> tuple[list[tuple[int, int, li
         return _verify_pairs(chunk, *_VERIFY_STATE)
 
 
-def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: SentenceStore, matrix,
-                  rows: dict, row_chars: np.ndarray, texts: Sequence[str] | None, skip_related: bool,
-                  keep_links: bool = True, doc_keys: np.ndarray | None = None) -> tuple[list, int]:
-    """`_verify_chunk`'s work: `row_chars[r]` is the length of the sentence text of matrix row r."""
+def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: SentenceStore,
+                  vectors: tuple[sp.csr_matrix, np.ndarray], rows: dict, row_chars: np.ndarray,
+                  texts: Sequence[str] | None, skip_related: bool, keep_links: bool = True,
+                  doc_keys: np.ndarray | None = None) -> tuple[list, int]:
+    """`_verify_chunk`'s work. The block's sentences are laid out document after document
+    (`rows[doc]` is a document's (start, end) there); `vectors` = (TF-IDF matrix, its row for
+    each position of the layout); `row_chars[k]` is the length of sentence k's text."""
     if not chunk:
         return [], 0
     rows_a = np.array([rows[i] for i, _ in chunk], dtype=np.int64)
     rows_b = np.array([rows[j] for _, j in chunk], dtype=np.int64)
-    sims = chunk_similarities(matrix, rows_a, rows_b)
+    sims = chunk_similarities(*vectors, rows_a, rows_b)
     # The prefilter: whole-document TF-IDF cosine (mean of word and char cosines).
     floor = DOC_COSINE_FLOOR * sims.norms_a * sims.norms_b
     kept = np.flatnonzero((sims.totals >= floor) & (floor > 0.0))
@@ -721,8 +726,9 @@ def _cannot_be_derived_all(verifier: Verifier, sims: ChunkSimilarities, row_char
     return out
 
 
-def _verify_parallel(verifier: Verifier, sentences: SentenceStore, matrix, rows: dict, row_chars: np.ndarray,
-                     pairs: list[tuple[int, int]], workers: int, track: Callable, texts: Sequence[str] | None = None, skip_related: bool = False,
+def _verify_parallel(verifier: Verifier, sentences: SentenceStore, vectors: tuple[sp.csr_matrix, np.ndarray],
+                     rows: dict, row_chars: np.ndarray, pairs: list[tuple[int, int]], workers: int,
+                     track: Callable, texts: Sequence[str] | None = None, skip_related: bool = False,
                      keep_alignments: bool = True, doc_keys: np.ndarray | None = None) -> tuple[list, int]:
     """Align pairs in chunks, on forked worker processes when there are enough pairs;
     -> (evidence, pairs the prefilter dropped).
@@ -730,7 +736,7 @@ def _verify_parallel(verifier: Verifier, sentences: SentenceStore, matrix, rows:
     Chunks come back in submission order, so the result is the same whatever `workers` is.
     """
     global _VERIFY_STATE
-    _VERIFY_STATE = (verifier, sentences, matrix, rows, row_chars, texts, skip_related and texts is not None,
+    _VERIFY_STATE = (verifier, sentences, vectors, rows, row_chars, texts, skip_related and texts is not None,
                      keep_alignments, doc_keys)
     # The products are tiny (sentences x sentences): a multi-threaded BLAS spends far more on
     # waking its threads than on the arithmetic (13x slower on a busy 2-core machine), and

@@ -355,7 +355,7 @@ class SentenceVectorizer:
     def transform_chunks(self, sentences: Sequence[str], jobs: int = 1) -> Iterator[sp.csr_matrix]:
         """`transform`'s rows as consecutive chunks of HASH_CHUNK sentences, in order, with a
         few chunks in flight on `jobs` processes: a caller that assembles them as they come
-        never holds the chunks and their stacked copy together (see `expand_rows`)."""
+        never holds the chunks and their stacked copy together (see `stack_rows`)."""
         if not self.fitted_:
             raise RuntimeError("SentenceVectorizer.fit must be called before transform")
         sentences = list(sentences)
@@ -389,64 +389,32 @@ class SentenceVectorizer:
 
 # Sentences hashed at once: ~300 n-grams each, ~40 bytes of temporaries per n-gram (~240 MB).
 HASH_CHUNK = 20_000
-# Output rows copied at once by `expand_rows` (bounds its index temporaries to ~100 MB).
-EXPAND_ROWS = 8_192
-
-
-def expand_rows(chunks: Iterable[sp.csr_matrix], ids: np.ndarray, n_columns: int) -> sp.csr_matrix:
-    """`vstack(chunks)[ids]` without holding both: row p of the result is distinct row ids[p].
-
-    The distinct rows are numbered in order of first occurrence (`ids[p]` is at most one more
-    than every id before p), so once the chunks up to distinct row d have arrived, every output
-    row before d's first occurrence can be written: a new row from the chunk at hand, a repeat
-    copied from the output itself, where its first occurrence already is. The result grows in
-    place; neither the distinct matrix nor a list of its chunks is ever held whole (on a verify
-    block of 300k sentences, ~1 GB of rows, that is about 2 GB of peak memory less).
-    """
-    ids = np.asarray(ids, dtype=np.int64)
-    n_out = len(ids)
-    n_distinct = int(ids.max()) + 1 if n_out else 0
-    first_position = np.full(n_distinct + 1, n_out, dtype=np.int64)
-    first_position[ids[::-1]] = np.arange(n_out - 1, -1, -1)  # reversed: the first write wins last
-    indptr = np.zeros(n_out + 1, dtype=np.int64)
+def stack_rows(chunks: Iterable[sp.csr_matrix], n_rows: int, n_columns: int) -> sp.csr_matrix:
+    """`sp.vstack(chunks)`, assembled in place as the chunks arrive: the chunks and their stacked
+    copy are never held whole together (on a verify block of 300k sentences, ~1 GB of rows, that
+    is about 1 GB of peak memory less). The output is sized from the first chunk's entries per
+    row, 10% over, and grown by a quarter when short."""
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
     indices = np.zeros(0, dtype=np.int32)
     data = np.zeros(0, dtype=np.float32)
-    written = 0  # output rows done
-    low = 0  # first distinct id of the chunk at hand
+    row = nnz = 0
     for chunk in chunks:
-        high = low + chunk.shape[0]
-        if not len(data):  # size the output from the first chunk's entries per row, 10% over
-            per_row = chunk.nnz / max(1, chunk.shape[0])
-            indices = np.empty(int(per_row * n_out * 1.1) + 1, dtype=np.int32)
+        if not len(data):
+            indices = np.empty(int(chunk.nnz / max(1, chunk.shape[0]) * n_rows * 1.1) + 1, dtype=np.int32)
             data = np.empty(len(indices), dtype=np.float32)
-        end = int(first_position[min(high, n_distinct)])
-        for begin in range(written, end, EXPAND_ROWS):
-            stop = min(end, begin + EXPAND_ROWS)
-            source = ids[begin:stop]
-            new = source >= low  # in this chunk; else a repeat of a row already written
-            local = np.where(new, source - low, 0)
-            earlier = first_position[np.where(new, 0, source)]
-            lengths = np.where(new, chunk.indptr[local + 1] - chunk.indptr[local],
-                               indptr[earlier + 1] - indptr[earlier])
-            starts = np.where(new, chunk.indptr[local], indptr[earlier])
-            indptr[begin + 1:stop + 1] = indptr[begin] + np.cumsum(lengths)
-            lo, hi = int(indptr[begin]), int(indptr[stop])
-            if hi > len(data):  # past the estimate: grow by a quarter at least
-                size = max(hi, int(len(data) * 1.25))
-                indices = np.concatenate([indices[:lo], np.empty(size - lo, dtype=np.int32)])
-                data = np.concatenate([data[:lo], np.empty(size - lo, dtype=np.float32)])
-            entry = np.repeat(starts, lengths) + ranks_within(lengths)
-            from_chunk = np.repeat(new, lengths)
-            indices[lo:hi][from_chunk] = chunk.indices[entry[from_chunk]]
-            data[lo:hi][from_chunk] = chunk.data[entry[from_chunk]]
-            indices[lo:hi][~from_chunk] = indices[entry[~from_chunk]]
-            data[lo:hi][~from_chunk] = data[entry[~from_chunk]]
-        written = max(written, end)
-        low = high
-    if written != n_out or low != n_distinct:
-        raise ValueError(f"expand_rows: {low} distinct rows arrived for ids up to {n_distinct - 1}")
-    nnz = int(indptr[-1])
-    return sp.csr_matrix((data[:nnz], indices[:nnz], indptr), shape=(n_out, n_columns))
+        end = nnz + chunk.nnz
+        if end > len(data):
+            size = max(end, int(len(data) * 1.25))
+            indices = np.concatenate([indices[:nnz], np.empty(size - nnz, dtype=np.int32)])
+            data = np.concatenate([data[:nnz], np.empty(size - nnz, dtype=np.float32)])
+        indices[nnz:end] = chunk.indices
+        data[nnz:end] = chunk.data
+        indptr[row + 1:row + 1 + chunk.shape[0]] = nnz + chunk.indptr[1:]
+        row += chunk.shape[0]
+        nnz = end
+    if row != n_rows:
+        raise ValueError(f"stack_rows: {row} rows arrived for {n_rows}")
+    return sp.csr_matrix((data[:nnz], indices[:nnz], indptr), shape=(n_rows, n_columns))
 
 
 def _hash_sentences(job: tuple[list[str], int]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
@@ -832,26 +800,31 @@ class ChunkSimilarities:
         return self.flat[self.offsets[p]:self.offsets[p + 1]].reshape(int(self.n_a[p]), int(self.n_b[p]))
 
 
-def chunk_similarities(matrix: sp.csr_matrix, rows_a: np.ndarray, rows_b: np.ndarray) -> ChunkSimilarities:
-    """Similarities of pairs whose sentence rows are rows_a[p] = (lo, hi) and rows_b[p] of `matrix`.
+def chunk_similarities(matrix: sp.csr_matrix, row_map: np.ndarray, rows_a: np.ndarray,
+                       rows_b: np.ndarray) -> ChunkSimilarities:
+    """Similarities of pairs whose sentences are rows_a[p] = (lo, hi) and rows_b[p] of a layout in
+    which sentence k is row row_map[k] of `matrix` (each distinct sentence text has one row).
 
     Pairs of one first document should be consecutive: they share its layout. The compiled
     kernel (`dedup._kernels.pair_similarities`) takes the whole chunk in one call; without it,
-    `GroupSimilarities` takes a group at a time. Both give the same rounded similarities (sums
-    in another order differ by ~1e-16, far below the 1e-6 rounding).
+    the chunk's documents are copied out as a matrix of their own and `GroupSimilarities` takes a
+    group at a time. Both give the same rounded similarities (sums in another order differ by
+    ~1e-16, far below the 1e-6 rounding).
     """
     rows_a = np.asarray(rows_a, dtype=np.int64).reshape(-1, 2)
     rows_b = np.asarray(rows_b, dtype=np.int64).reshape(-1, 2)
+    row_map = np.asarray(row_map, dtype=np.int64)
     n_a, n_b = rows_a[:, 1] - rows_a[:, 0], rows_b[:, 1] - rows_b[:, 0]
-    work = int((matrix.indptr[rows_b[:, 1]] - matrix.indptr[rows_b[:, 0]]).sum()) if len(rows_b) else 0
+    docs, inverse = np.unique(np.concatenate([rows_a, rows_b]), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    lengths = np.diff(matrix.indptr)
+    work = int(lengths[row_map[np.repeat(rows_b[:, 0], n_b) + ranks_within(n_b)]].sum())
     compiled = kernel("pair_similarities", work)
     if compiled is not None:
-        flat, offsets, totals = compiled(matrix.indptr, matrix.indices, matrix.data, matrix.shape[1],
-                                         rows_a[:, 0], rows_a[:, 1], rows_b[:, 0], rows_b[:, 1])
-        docs, inverse = np.unique(np.concatenate([rows_a, rows_b]), axis=0, return_inverse=True)
-        csr = (matrix.indptr, matrix.indices, matrix.data, matrix.shape[1], docs[:, 0], docs[:, 1])
-        norms = kernel("summed_row_norms", work)(*csr)[inverse.ravel()]
-        dots, dot_offsets = kernel("adjacent_dots", work)(*csr)
+        csr = (matrix.indptr, matrix.indices, matrix.data, matrix.shape[1], row_map)
+        flat, offsets, totals = compiled(*csr, rows_a[:, 0], rows_a[:, 1], rows_b[:, 0], rows_b[:, 1])
+        norms = kernel("summed_row_norms", work)(*csr, docs[:, 0], docs[:, 1])[inverse]
+        dots, dot_offsets = kernel("adjacent_dots", work)(*csr, docs[:, 0], docs[:, 1])
         position = {rows: k for k, rows in enumerate(map(tuple, docs.tolist()))}
 
         def adjacent(rows: tuple[int, int]) -> np.ndarray:
@@ -859,19 +832,18 @@ def chunk_similarities(matrix: sp.csr_matrix, rows_a: np.ndarray, rows_b: np.nda
             return dots[dot_offsets[k]:dot_offsets[k + 1]]
 
         return ChunkSimilarities(flat, offsets, n_a, n_b, totals, norms[:len(rows_a)], norms[len(rows_a):], adjacent)
-    similarities = GroupSimilarities(matrix)
+    # The numpy path: the chunk's documents as consecutive rows of a local matrix.
+    sizes = docs[:, 1] - docs[:, 0]
+    local = matrix[row_map[np.repeat(docs[:, 0], sizes) + ranks_within(sizes)]]
+    local_starts = np.concatenate([[0], np.cumsum(sizes)])
+    local_rows = [(int(local_starts[k]), int(local_starts[k + 1])) for k in range(len(docs))]
+    similarities = GroupSimilarities(local)
+    norms = np.array([similarities.norm(r) for r in local_rows])[inverse]
+    pairs_a = [local_rows[k] for k in inverse[:len(rows_a)].tolist()]
+    pairs_b = [local_rows[k] for k in inverse[len(rows_a):].tolist()]
     parts: list[np.ndarray] = []
     totals_list: list[float] = []
-    norm_of: dict[tuple[int, int], float] = {}
-
-    def norm(rows: tuple[int, int]) -> float:
-        if rows not in norm_of:
-            norm_of[rows] = similarities.norm(rows)
-        return norm_of[rows]
-
     begin = 0
-    pairs_a = [tuple(r) for r in rows_a.tolist()]
-    pairs_b = [tuple(r) for r in rows_b.tolist()]
     while begin < len(pairs_a):
         end = begin + 1
         while end < len(pairs_a) and pairs_a[end] == pairs_a[begin]:
@@ -882,16 +854,17 @@ def chunk_similarities(matrix: sp.csr_matrix, rows_a: np.ndarray, rows_b: np.nda
     offsets = np.zeros(len(rows_a) + 1, dtype=np.int64)
     np.cumsum(n_a * n_b, out=offsets[1:])
     flat = np.concatenate(parts) if parts else np.zeros(0)
-    adjacent_of: dict[tuple[int, int], np.ndarray] = {}
+    position = {rows: k for k, rows in enumerate(map(tuple, docs.tolist()))}
+    adjacent_of: dict[int, np.ndarray] = {}
 
     def adjacent(rows: tuple[int, int]) -> np.ndarray:  # asked only of documents in aligned pairs
-        rows = tuple(rows)
-        if rows not in adjacent_of:
-            adjacent_of[rows] = similarities.adjacent(rows)
-        return adjacent_of[rows]
+        k = position[tuple(rows)]
+        if k not in adjacent_of:
+            adjacent_of[k] = similarities.adjacent(local_rows[k])
+        return adjacent_of[k]
 
     return ChunkSimilarities(flat, offsets, n_a, n_b, np.array(totals_list, dtype=np.float64),
-                             np.array([norm(r) for r in pairs_a]), np.array([norm(r) for r in pairs_b]), adjacent)
+                             norms[:len(rows_a)], norms[len(rows_a):], adjacent)
 
 
 def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]:

@@ -140,7 +140,10 @@ def test_similarity_kernels_equal_numpy_paths(monkeypatch):
     texts = _news_texts()
     sentences = [split_sentences(t) for t in texts]
     verifier = Verifier()
-    matrix = verifier.vectorizer.fit_transform([s.text for doc in sentences for s in doc])
+    index: dict[str, int] = {}  # one row per distinct sentence text, as a scan's verify blocks hold them
+    row_map = np.array([index.setdefault(s.text, len(index)) for doc in sentences for s in doc])
+    matrix = verifier.vectorizer.fit_transform(list(index))
+    assert len(index) < len(row_map)
     starts = np.cumsum([0] + [len(s) for s in sentences])
     chars = np.array([len(s.text) for doc in sentences for s in doc], dtype=np.float64)
     rng = np.random.default_rng(5)
@@ -149,9 +152,9 @@ def test_similarity_kernels_equal_numpy_paths(monkeypatch):
     rows_a = np.stack([starts[pairs[:, 0]], starts[pairs[:, 0] + 1]], axis=1)
     rows_b = np.stack([starts[pairs[:, 1]], starts[pairs[:, 1] + 1]], axis=1)
     monkeypatch.setattr(jit, "MIN_SIZE", 0)
-    compiled = chunk_similarities(matrix, rows_a, rows_b)
+    compiled = chunk_similarities(matrix, row_map, rows_a, rows_b)
     with jit.numpy_only():
-        reference = chunk_similarities(matrix, rows_a, rows_b)
+        reference = chunk_similarities(matrix, row_map, rows_a, rows_b)
     np.testing.assert_array_equal(compiled.offsets, reference.offsets)
     np.testing.assert_array_equal(compiled.flat, reference.flat)
     for name in ("totals", "norms_a", "norms_b"):

@@ -64,33 +64,21 @@ def test_sentence_counts_on_the_worker_pool_equal_one_process(monkeypatch):
         assert (a != b).nnz == 0
 
 
-def test_expand_rows_equals_stacking_then_indexing(monkeypatch):
-    """Rows assembled chunk by chunk, repeats copied from the output: the same matrix as
-    `transform(distinct)[ids]`, with chunks of a few rows, sub-slices of a few rows, and a first
-    chunk too sparse for the size estimate (so the output grows)."""
+def test_stack_rows_equals_vstack(monkeypatch):
+    """Rows assembled chunk by chunk into arrays sized from the first chunk: the same matrix as
+    `transform(distinct)`, with chunks of a few rows and a first chunk too sparse for the size
+    estimate (so the output grows)."""
     import numpy as np
 
     from dedup import verify
 
     rng = np.random.default_rng(3)
-    distinct = ["Short.", "", "a b"] + [" ".join(rng.choice(["tanks", "troops", "Seoul", "11,000", "said", "the"],
-                                                              size=int(rng.integers(1, 30)))) + f" {k}"
-                                        for k in range(40)]
-    # Repeats point back at earlier rows, new rows come in first-occurrence order.
-    ids, seen = [], 0
-    for _ in range(200):
-        if seen < len(distinct) and (seen == 0 or rng.random() < 0.3):
-            ids.append(seen)
-            seen += 1
-        else:
-            ids.append(int(rng.integers(0, seen)))
-    ids += list(range(seen, len(distinct)))
-    ids = np.array(ids)
+    distinct = ["a", "b", ""] + [" ".join(rng.choice(["tanks", "troops", "Seoul", "11,000", "said", "the"],
+                                                     size=int(rng.integers(1, 30)))) + f" {k}" for k in range(40)]
     vectorizer = verify.SentenceVectorizer(n_features=2**10).fit(distinct)
-    expected = vectorizer.transform(distinct)[ids]
+    expected = vectorizer.transform(distinct)
     monkeypatch.setattr(verify, "HASH_CHUNK", 4)
-    monkeypatch.setattr(verify, "EXPAND_ROWS", 3)
-    got = verify.expand_rows(vectorizer.transform_chunks(distinct), ids, 2 * vectorizer.n_features)
+    got = verify.stack_rows(vectorizer.transform_chunks(distinct), len(distinct), 2 * vectorizer.n_features)
     # A row's char entries come in an order that depends on the other sentences of its chunk
     # (`ngram_counts` does not sort them); the values do not.
     got.sort_indices()
@@ -98,5 +86,6 @@ def test_expand_rows_equals_stacking_then_indexing(monkeypatch):
     assert got.shape == expected.shape
     assert (got != expected).nnz == 0 and np.array_equal(got.indptr, expected.indptr)
     assert np.array_equal(got.indices, expected.indices) and np.array_equal(got.data, expected.data)
-    empty = verify.expand_rows(iter([]), np.zeros(0, dtype=np.int64), 8)
-    assert empty.shape == (0, 8)
+    assert verify.stack_rows(iter([]), 0, 8).shape == (0, 8)
+    with pytest.raises(ValueError, match="3 rows arrived for 5"):
+        verify.stack_rows(iter([expected[:3]]), 5, expected.shape[1])
