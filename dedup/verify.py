@@ -236,8 +236,11 @@ class SentenceStore:
         return len(self._spans)
 
     def __getitem__(self, k: int) -> list[Sentence]:
+        spans = self.spans(k).tolist()
+        if not spans:  # a dropped document: its text (perhaps on disk) is not read
+            return []
         text = self.documents[k]
-        return [Sentence(" ".join(text[start:end].split()), start, end) for start, end in self.spans(k).tolist()]
+        return [Sentence(" ".join(text[start:end].split()), start, end) for start, end in spans]
 
     def is_split(self, k: int) -> bool:
         return self._spans[k] is not None
@@ -267,8 +270,11 @@ class SentenceStore:
 
     def texts(self, k: int) -> list[str]:
         """Document k's sentence texts (whitespace-normalised), without Sentence objects."""
+        spans = self.spans(k).tolist()
+        if not spans:
+            return []
         text = self.documents[k]
-        return [" ".join(text[start:end].split()) for start, end in self.spans(k).tolist()]
+        return [" ".join(text[start:end].split()) for start, end in spans]
 
 
 # --------------------------------------------------------------------------- vectors
