@@ -398,17 +398,12 @@ class Scanner:
         if keys is not None and len(keys) != len(docs):
             keys = None  # texts that were not cleaned by this scanner
 
-        def relate(evidence: list) -> None:
+        label = partial(_label_evidence, docs=docs, texts=texts, doc_keys=keys, keep_related=self.config.related)
+
+        def relate(evidence: list) -> None:  # labels in this process (the fast path's pairs)
             nonlocal relate_seconds
             start = time.perf_counter()
-            for i, j, alignment, feats in evidence:
-                identical = keys is not None and keys[i] == keys[j]
-                rel: Relation = relate_pair(docs[i], docs[j], texts[i], texts[j], feats, identical)
-                if self.config.related or rel.relation in DERIVED:
-                    results.append(PairResult(
-                        docs[i].id, docs[j].id, rel.relation, rel.score, rel.source, rel.derivative,
-                        rel.direction_reason, feats.coverage_a, feats.coverage_b, None, feats, alignment,
-                    ))
+            results.extend(result for _, _, result, _ in label(evidence))
             self.related_ += len(evidence)
             relate_seconds += time.perf_counter() - start
 
@@ -443,14 +438,15 @@ class Scanner:
                     matrix, row_map = _distinct_rows(verifier.vectorizer, block_texts, self.config.workers)
                 del block_texts
                 rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
-                found, prefiltered = _verify_parallel(verifier, all_sentences, (matrix, row_map), rows, row_chars,
-                                                      block.tolist(),
-                                                      self.config.workers, self._track, texts,
-                                                      not self.config.related, self.config.keep_alignments, keys)
-                self.prefiltered_ += prefiltered
+                done = _verify_parallel(verifier, all_sentences, (matrix, row_map), rows, row_chars, block.tolist(),
+                                        self.config.workers, self._track, texts, not self.config.related,
+                                        self.config.keep_alignments, keys, label)
                 del matrix, row_map
-                relate(found)
-                del found
+                results.extend(done.results)
+                self.prefiltered_ += done.prefiltered
+                self.related_ += done.labelled
+                relate_seconds += done.label_seconds
+                del done
                 _trim_heap()
             stats.seconds -= relate_seconds  # labelling is the relate stage's time
         relate_stats = self.profile["relate"]
@@ -593,20 +589,50 @@ def _local_order(pairs: np.ndarray, n_docs: int) -> np.ndarray:
 
 # State shared with forked verify workers (read-only, inherited copy-on-write, never pickled).
 _VERIFY_STATE: tuple | None = None
+_VERIFY_LABEL: Callable[[list], list] | None = None
 
 
-def _verify_chunk(chunk: list[tuple[int, int]]) -> tuple[list[tuple[int, int, list, PairFeatures]], int]:
-    """Links and features of a chunk of pairs (links only: the parent holds the sentences),
-    and how many pairs the prefilter dropped.
+def _label_evidence(evidence: list, docs: list[Document], texts: Sequence[str], doc_keys: np.ndarray | None,
+                    keep_related: bool) -> list[tuple[int, int, PairResult, list | None]]:
+    """The relate stage on (i, j, links or None, features) evidence: -> (i, j, result, links) of
+    each pair reported (derived pairs, or all with `keep_related`); the result's alignment is
+    left for the caller, which holds the sentences."""
+    out = []
+    for i, j, links, feats in evidence:
+        identical = doc_keys is not None and doc_keys[i] == doc_keys[j]
+        rel: Relation = relate_pair(docs[i], docs[j], texts[i], texts[j], feats, identical)
+        if keep_related or rel.relation in DERIVED:
+            out.append((i, j, PairResult(docs[i].id, docs[j].id, rel.relation, rel.score, rel.source, rel.derivative,
+                                   rel.direction_reason, feats.coverage_a, feats.coverage_b, None, feats), links))
+    return out
+
+
+@dataclass(slots=True)
+class _VerifiedBlock:
+    """What the aligned pairs of a block gave: the reported results and the counts behind them."""
+
+    results: list[PairResult]
+    labelled: int  # pairs that reached the relate stage
+    prefiltered: int  # pairs the whole-document cosine prefilter dropped
+    label_seconds: float  # the relate stage's share of the block's wall time
+
+
+def _verify_chunk(chunk: list[tuple[int, int]]) -> tuple[list, int, int, float]:
+    """Align and label a chunk of pairs: -> ((i, j, result, links) of the reported pairs, pairs
+    labelled, pairs the prefilter dropped, seconds spent labelling).
 
     Pairs are sorted, so the pairs of one first document are consecutive: their similarity
     matrices come from one product. A pair whose whole-document cosine is below
     DOC_COSINE_FLOOR is dropped before it is aligned. With `skip_related`, a pair whose
-    similarities prove it cannot be derived (see `_cannot_be_derived`) is not aligned and
-    not returned.
+    similarities prove it cannot be derived (see `_cannot_be_derived`) is not aligned. Labels
+    are given here, on the workers, so that only reported pairs travel back (links only: the
+    parent holds the sentences).
     """
     with threadpool_limits(limits=1, user_api="blas"):  # a forked worker may not inherit the limit
-        return _verify_pairs(chunk, *_VERIFY_STATE)
+        evidence, prefiltered = _verify_pairs(chunk, *_VERIFY_STATE)
+    start = time.perf_counter()
+    reported = _VERIFY_LABEL(evidence)
+    return reported, len(evidence), prefiltered, time.perf_counter() - start
 
 
 def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: SentenceStore,
@@ -728,24 +754,25 @@ def _cannot_be_derived_all(verifier: Verifier, sims: ChunkSimilarities, row_char
 
 def _verify_parallel(verifier: Verifier, sentences: SentenceStore, vectors: tuple[sp.csr_matrix, np.ndarray],
                      rows: dict, row_chars: np.ndarray, pairs: list[tuple[int, int]], workers: int,
-                     track: Callable, texts: Sequence[str] | None = None, skip_related: bool = False,
-                     keep_alignments: bool = True, doc_keys: np.ndarray | None = None) -> tuple[list, int]:
-    """Align pairs in chunks, on forked worker processes when there are enough pairs;
-    -> (evidence, pairs the prefilter dropped).
+                     track: Callable, texts: Sequence[str] | None, skip_related: bool, keep_alignments: bool,
+                     doc_keys: np.ndarray | None, label: Callable[[list], list]) -> _VerifiedBlock:
+    """Align and label pairs in chunks, on forked worker processes when there are enough pairs.
 
     Chunks come back in submission order, so the result is the same whatever `workers` is.
     """
-    global _VERIFY_STATE
+    global _VERIFY_STATE, _VERIFY_LABEL
     _VERIFY_STATE = (verifier, sentences, vectors, rows, row_chars, texts, skip_related and texts is not None,
                      keep_alignments, doc_keys)
+    _VERIFY_LABEL = label
     # The products are tiny (sentences x sentences): a multi-threaded BLAS spends far more on
     # waking its threads than on the arithmetic (13x slower on a busy 2-core machine), and
     # forked workers would each start their own.
     try:
         chunk_size = 500
         chunks = [pairs[k:k + chunk_size] for k in range(0, len(pairs), chunk_size)]
+        parallel = workers > 1 and len(chunks) >= 2 and "fork" in mp.get_all_start_methods()
         with threadpool_limits(limits=1, user_api="blas"):
-            if workers <= 1 or len(chunks) < 2 or "fork" not in mp.get_all_start_methods():
+            if not parallel:
                 done = [_verify_chunk(chunk) for chunk in track(chunks, "verify")]
             else:
                 # Frozen objects are out of the workers' garbage collections, which would
@@ -759,11 +786,18 @@ def _verify_parallel(verifier: Verifier, sentences: SentenceStore, vectors: tupl
                         done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
                 finally:
                     gc.unfreeze()
-        evidence = [(i, j, Alignment(sentences[i], sentences[j], links) if links is not None else None, feats)
-                    for part, _ in done for i, j, links, feats in part]
-        return evidence, sum(dropped for _, dropped in done)
+        results = []
+        for reported, _, _, _ in done:
+            for i, j, result, links in reported:
+                if links is not None:
+                    result.alignment = Alignment(sentences[i], sentences[j], links)
+                results.append(result)
+        # Labelling ran inside the workers' wall time: its share is its seconds over the workers.
+        share = min(workers, len(chunks)) if parallel else 1
+        return _VerifiedBlock(results, sum(part[1] for part in done), sum(part[2] for part in done),
+                              sum(part[3] for part in done) / share)
     finally:
-        _VERIFY_STATE = None
+        _VERIFY_STATE = _VERIFY_LABEL = None
 
 
 def scan(documents: Iterable[Document], **options) -> ScanResult:
