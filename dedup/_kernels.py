@@ -607,3 +607,55 @@ def link_features(tokens: np.ndarray, token_offsets: np.ndarray, stems: np.ndarr
                     row[column], row[column + 1] = 1.0, 1.0
                 column += 2
     return rows, copied
+
+
+@numba.njit(**_JIT)
+def _normalise_l2(values: np.ndarray) -> None:
+    """scikit-learn's `inplace_csr_row_normalize_l2` on one row: float32 squares summed in
+    float64, each value divided by the root in float64 and stored as float32. The double sum
+    makes the result independent of the entries' order (to ~1e-16, far inside float32)."""
+    total = 0.0
+    for k in range(len(values)):
+        total += np.float64(values[k] * values[k])
+    if total == 0.0:
+        return
+    root = np.sqrt(total)
+    for k in range(len(values)):
+        values[k] = np.float32(np.float64(values[k]) / root)
+
+
+@numba.njit(**_JIT)
+def tfidf_rows(word_indptr: np.ndarray, word_indices: np.ndarray, word_counts: np.ndarray,
+               char_indptr: np.ndarray, char_indices: np.ndarray, char_counts: np.ndarray,
+               log_table: np.ndarray, word_idf: np.ndarray, char_idf: np.ndarray, n_features: int,
+               scale: np.float32):
+    """`verify._tfidf_rows` -> (indptr, indices, data): per row, the word channel then the char
+    channel (columns + n_features), each as TfidfTransformer(sublinear_tf=True) weighs it
+    (log_table[count] = numpy's float32 log(count) + 1, times the float32 IDF), L2-normalised
+    twice as the numpy path does (the transformer's norm, then `normalize`), times `scale`."""
+    n_rows = len(word_indptr) - 1
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    for r in range(n_rows):
+        indptr[r + 1] = (indptr[r] + word_indptr[r + 1] - word_indptr[r] + char_indptr[r + 1] - char_indptr[r])
+    indices = np.empty(indptr[n_rows], dtype=np.int32)
+    data = np.empty(indptr[n_rows], dtype=np.float32)
+    for r in range(n_rows):
+        at = indptr[r]
+        for channel in range(2):
+            if channel == 0:
+                lo, hi, cols, counts, idf, offset = word_indptr[r], word_indptr[r + 1], word_indices, word_counts, \
+                    word_idf, 0
+            else:
+                lo, hi, cols, counts, idf, offset = char_indptr[r], char_indptr[r + 1], char_indices, char_counts, \
+                    char_idf, n_features
+            for e in range(lo, hi):
+                weight = log_table[np.int64(counts[e])]
+                data[at + e - lo] = np.float32(np.float64(weight) * np.float64(idf[cols[e]]))
+                indices[at + e - lo] = cols[e] + offset
+            row = data[at:at + hi - lo]
+            _normalise_l2(row)
+            _normalise_l2(row)
+            for k in range(len(row)):
+                row[k] = row[k] * scale
+            at += hi - lo
+    return indptr, indices, data

@@ -430,7 +430,22 @@ def _hash_sentences(job: tuple[list[str], int]) -> tuple[sp.csr_matrix, sp.csr_m
 
 def _tfidf_rows(word: sp.csr_matrix, char: sp.csr_matrix, word_idf: TfidfTransformer,
                 char_idf: TfidfTransformer) -> sp.csr_matrix:
-    """TF-IDF rows from counts; a row's dot product with another is the mean word/char cosine."""
+    """TF-IDF rows from counts; a row's dot product with another is the mean word/char cosine.
+
+    The compiled path (`dedup._kernels.tfidf_rows`) makes the same float32 values in one pass
+    over the counts, where scikit-learn's transform, two normalisations and the stacking copy
+    the matrices several times (a fifth of the time to embed a sentence)."""
+    compiled = kernel("tfidf_rows", word.nnz + char.nnz)
+    if compiled is not None and word.dtype == char.dtype == np.float32:
+        largest = int(max(word.data.max(initial=1), char.data.max(initial=1)))
+        log_table = np.arange(largest + 1, dtype=np.float32)
+        np.log(log_table, out=log_table, where=log_table > 0)
+        log_table += 1.0  # as TfidfTransformer's sublinear tf: numpy's float32 log, plus 1 in float32
+        n_features = word.shape[1]
+        indptr, indices, data = compiled(word.indptr, word.indices, word.data, char.indptr, char.indices, char.data,
+                                         log_table, word_idf.idf_, char_idf.idf_, n_features,
+                                         np.float32(1 / np.sqrt(2)))
+        return sp.csr_matrix((data, indices, indptr), shape=(word.shape[0], 2 * n_features))
     word = normalize(word_idf.transform(word))
     char = normalize(char_idf.transform(char))
     return (sp.hstack([word, char], format="csr") * np.float32(1 / np.sqrt(2))).astype(np.float32)

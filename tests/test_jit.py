@@ -218,3 +218,26 @@ def test_link_feature_kernel_equals_the_python_features(monkeypatch):
     np.testing.assert_array_equal(copied, expected_copied)
     assert copied.any() and not copied.all()
     assert fidelity_module._ids("Net profit rose 5 pct")[0].dtype == np.int64
+
+
+def test_tfidf_kernel_equals_scikit_learn_weighting(monkeypatch):
+    """The sentence TF-IDF rows, bit for bit: scikit-learn's sublinear tf, IDF and two L2
+    normalisations (the kernel sums squares in float64 as scikit-learn does, so the order of a
+    row's entries, which the hashing leaves unsorted, does not matter)."""
+    from dedup.ngram_hash import ngram_counts
+    from dedup.verify import SentenceVectorizer, _tfidf_rows
+
+    sentences = [s for t in _news_texts() + _odd_texts(200) for s in t.split(". ")]
+    sentences += ["word " * 300, "", "   "]  # a count far past the usual, an empty row
+    vectorizer = SentenceVectorizer(n_features=2**16).fit(sentences)
+    word, char = ngram_counts(sentences, vectorizer.n_features)
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    got = _tfidf_rows(word, char, vectorizer._word_idf, vectorizer._char_idf)
+    with jit.numpy_only():
+        expected = _tfidf_rows(word, char, vectorizer._word_idf, vectorizer._char_idf)
+    got.sort_indices()
+    expected.sort_indices()
+    assert got.dtype == expected.dtype == np.float32 and got.shape == expected.shape
+    np.testing.assert_array_equal(got.indptr, expected.indptr)
+    np.testing.assert_array_equal(got.indices, expected.indices)
+    np.testing.assert_array_equal(got.data, expected.data)
