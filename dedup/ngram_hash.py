@@ -174,6 +174,15 @@ def ngram_counts(sentences: Sequence[str], n_features: int) -> tuple[sp.csr_matr
     row_starts = 1 + np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
     joined = " " + " ".join(normal) + " "
     points, buffer, byte_at = _encode(joined)
+    compiled = kernel("ngram_rows", len(points))
+    if compiled is not None:
+        ascii_ = byte_at is None
+        word_indptr, word_cols, word_counts, char_indptr, char_cols, char_counts = compiled(
+            points, buffer, np.zeros(0, dtype=np.int64) if ascii_ else byte_at, ascii_, _word_chars(points),
+            row_starts, lengths, n_features)
+        shape = (n_rows, n_features)
+        return (sp.csr_matrix((word_counts, word_cols, word_indptr), shape=shape),
+                sp.csr_matrix((char_counts, char_cols, char_indptr), shape=shape))
 
     # char_wb n-grams depend on the word alone: hash each distinct word's n-grams once
     # (a batch has ~10x fewer distinct words than words), then count words per sentence.
