@@ -321,13 +321,12 @@ def summed_row_norms(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, 
 
 
 @numba.njit(**_JIT)
-def cannot_be_derived(sims: np.ndarray, offsets: np.ndarray, n_a: np.ndarray, n_b: np.ndarray,
-                      chars_a: np.ndarray, chars_b: np.ndarray, char_offsets_a: np.ndarray,
-                      char_offsets_b: np.ndarray, direct_floor: float, merge_floor: float, verbatim_floor: float,
-                      derived_score: float, paste_run_links: int, todo: np.ndarray) -> np.ndarray:
+def cannot_be_derived(sims: np.ndarray, offsets: np.ndarray, n_a: np.ndarray, n_b: np.ndarray, chars: np.ndarray,
+                      first_a: np.ndarray, first_b: np.ndarray, direct_floor: float, merge_floor: float,
+                      verbatim_floor: float, derived_score: float, paste_run_links: int, todo: np.ndarray) -> np.ndarray:
     """`pipeline._cannot_be_derived` of the pairs `todo` (see there): pair p's matrix is
-    sims[offsets[p]:offsets[p + 1]] (n_a[p] x n_b[p]); its sides' sentence lengths are
-    chars_a[char_offsets_a[p]:...] and chars_b[char_offsets_b[p]:...]."""
+    sims[offsets[p]:offsets[p + 1]] (n_a[p] x n_b[p]); the lengths of its sides' sentence texts
+    are chars[first_a[p]:first_a[p] + n_a[p]] and chars[first_b[p]:first_b[p] + n_b[p]]."""
     out = np.zeros(len(n_a), dtype=np.bool_)
     for t in range(len(todo)):
         p = todo[t]
@@ -341,7 +340,7 @@ def cannot_be_derived(sims: np.ndarray, offsets: np.ndarray, n_a: np.ndarray, n_
             covered = 0.0
             whole = 0.0
             for i in range(rows):
-                length = chars_a[char_offsets_a[p] + i] if side == 0 else chars_b[char_offsets_b[p] + i]
+                length = chars[(first_a[p] if side == 0 else first_b[p]) + i]
                 whole += length
                 linkable = False
                 for j in range(cols):
@@ -681,6 +680,16 @@ def _hashed_column(signed: np.int64, n_features: int) -> np.int64:
 
 
 @numba.njit(**_JIT)
+def _count(counts: np.ndarray, touched: np.ndarray, n_touched: int, col: np.int64) -> int:
+    """Count one n-gram of the row at hand in the dense scratch; -> columns touched so far."""
+    if counts[col] == 0:
+        touched[n_touched] = col
+        n_touched += 1
+    counts[col] += 1
+    return n_touched
+
+
+@numba.njit(**_JIT)
 def _emit_row(counts: np.ndarray, touched: np.ndarray, n_touched: int, cols: np.ndarray, values: np.ndarray,
               at: int) -> int:
     """Write a row's (column, count) entries from the dense counts and reset them; -> next position."""
@@ -738,11 +747,8 @@ def ngram_rows(points: np.ndarray, buffer: np.ndarray, byte_at: np.ndarray, is_a
                     first, last = c - 1 + k, c - 1 + k + n
                     b0 = first if is_ascii else byte_at[first]
                     b1 = last if is_ascii else byte_at[last]
-                    col = _hashed_column(_murmur32(buffer, b0, b1 - b0), n_features)
-                    if counts[col] == 0:
-                        touched[n_touched] = col
-                        n_touched += 1
-                    counts[col] += 1
+                    n_touched = _count(counts, touched, n_touched,
+                                       _hashed_column(_murmur32(buffer, b0, b1 - b0), n_features))
             c = end
         char_at = _emit_row(counts, touched, n_touched, char_cols, char_values, char_at)
         char_indptr[r + 1] = char_at
@@ -759,21 +765,13 @@ def ngram_rows(points: np.ndarray, buffer: np.ndarray, byte_at: np.ndarray, is_a
                 end += 1
             b0 = c if is_ascii else byte_at[c]
             b1 = end if is_ascii else byte_at[end]
-            for unit in range(2):
-                if unit == 0:
-                    col = _hashed_column(_murmur32(buffer, b0, b1 - b0), n_features)
-                elif previous_start >= 0:
-                    length = previous_length + 1 + b1 - b0
-                    scratch[:previous_length] = buffer[previous_start:previous_start + previous_length]
-                    scratch[previous_length] = 32
-                    scratch[previous_length + 1:length] = buffer[b0:b1]
-                    col = _hashed_column(_murmur32(scratch, 0, length), n_features)
-                else:
-                    continue
-                if counts[col] == 0:
-                    touched[n_touched] = col
-                    n_touched += 1
-                counts[col] += 1
+            n_touched = _count(counts, touched, n_touched, _hashed_column(_murmur32(buffer, b0, b1 - b0), n_features))
+            if previous_start >= 0:
+                length = previous_length + 1 + b1 - b0
+                scratch[:previous_length] = buffer[previous_start:previous_start + previous_length]
+                scratch[previous_length] = 32
+                scratch[previous_length + 1:length] = buffer[b0:b1]
+                n_touched = _count(counts, touched, n_touched, _hashed_column(_murmur32(scratch, 0, length), n_features))
             previous_start, previous_length = b0, b1 - b0
             c = end
         word_at = _emit_row(counts, touched, n_touched, word_cols, word_values, word_at)

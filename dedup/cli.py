@@ -89,7 +89,7 @@ def scan(
 
         from dedup.jit import describe
 
-        table = Table(title="profile", header_style="bold", caption=f"fingerprint loops: {describe()}")
+        table = Table(title="profile", header_style="bold", caption=f"fingerprint and verify loops: {describe()}")
         for name in ("stage", "seconds", "docs or pairs", "per second", "peak RSS MB"):
             table.add_column(name, justify="right" if name != "stage" else "left")
         for stage in STAGES:

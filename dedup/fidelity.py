@@ -219,12 +219,6 @@ def link_feature_rows(links: Sequence[tuple[str, str, float]],
             compared.append(k)
     if not compared:
         return rows, copied_flags
-    index: dict[str, int] = {}
-    for k in compared:
-        index.setdefault(links[k][0], len(index))
-        index.setdefault(links[k][1], len(index))
-    texts = list(index)
-    ids = [_ids(text) for text in texts]
     compiled = loaded_kernel("link_features")
     if compiled is None:
         for k in compared:
@@ -232,6 +226,12 @@ def link_feature_rows(links: Sequence[tuple[str, str, float]],
             rows[k] = _compared_features(a, b, similarity, weight)
             copied_flags[k] = copied(a, b)
         return rows, copied_flags
+    index: dict[str, int] = {}  # each distinct side text once
+    for k in compared:
+        index.setdefault(links[k][0], len(index))
+        index.setdefault(links[k][1], len(index))
+    texts = list(index)
+    ids = [_ids(text) for text in texts]
     token_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum([len(t) for t, _ in ids], out=token_offsets[1:])
     stem_offsets = np.zeros(len(texts) + 1, dtype=np.int64)

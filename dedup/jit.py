@@ -56,7 +56,7 @@ def loaded_kernel(name: str) -> Callable | None:
 
 
 def describe() -> str:
-    """One line for `dedup scan --profile`: which code the fingerprint loops run."""
+    """One line for `dedup scan --profile`: which code the fingerprint and verify loops run."""
     if _disabled_by_env():
         return "numpy (DEDUP_NO_JIT is set)"
     if not jit_available():

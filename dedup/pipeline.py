@@ -602,8 +602,9 @@ def _label_evidence(evidence: list, docs: list[Document], texts: Sequence[str], 
         identical = doc_keys is not None and doc_keys[i] == doc_keys[j]
         rel: Relation = relate_pair(docs[i], docs[j], texts[i], texts[j], feats, identical)
         if keep_related or rel.relation in DERIVED:
-            out.append((i, j, PairResult(docs[i].id, docs[j].id, rel.relation, rel.score, rel.source, rel.derivative,
-                                   rel.direction_reason, feats.coverage_a, feats.coverage_b, None, feats), links))
+            result = PairResult(docs[i].id, docs[j].id, rel.relation, rel.score, rel.source, rel.derivative,
+                                rel.direction_reason, feats.coverage_a, feats.coverage_b, None, feats)
+            out.append((i, j, result, links))
     return out
 
 
@@ -621,8 +622,8 @@ def _verify_chunk(chunk: list[tuple[int, int]]) -> tuple[list, int, int, float]:
     """Align and label a chunk of pairs: -> ((i, j, result, links) of the reported pairs, pairs
     labelled, pairs the prefilter dropped, seconds spent labelling).
 
-    Pairs are sorted, so the pairs of one first document are consecutive: their similarity
-    matrices come from one product. A pair whose whole-document cosine is below
+    Pairs are sorted, so the pairs of one first document are consecutive and share its layout
+    in `chunk_similarities`. A pair whose whole-document cosine is below
     DOC_COSINE_FLOOR is dropped before it is aligned. With `skip_related`, a pair whose
     similarities prove it cannot be derived (see `_cannot_be_derived`) is not aligned. Labels
     are given here, on the workers, so that only reported pairs travel back (links only: the
@@ -739,11 +740,9 @@ def _cannot_be_derived_all(verifier: Verifier, sims: ChunkSimilarities, row_char
     row_chars = np.asarray(row_chars, dtype=np.float64)
     compiled = loaded_kernel("cannot_be_derived")
     if compiled is not None:
-        direct_floor = min(verifier.gap_similarity, verifier.anchor_similarity, verifier.reorder_similarity) - 1e-6
-        merge_floor = (np.sqrt(2) - 1) * verifier.gap_similarity + np.sqrt(2) * verifier.merge_gain - 1e-6
-        return compiled(sims.flat, sims.offsets, sims.n_a, sims.n_b, row_chars, row_chars, first_a, first_b,
-                        float(direct_floor), float(merge_floor), verifier.verbatim_floor(), DERIVED_SCORE,
-                        PASTE_RUN_LINKS, np.asarray(todo, dtype=np.int64))
+        return compiled(sims.flat, sims.offsets, sims.n_a, sims.n_b, row_chars, first_a, first_b,
+                        *verifier.link_floors(), verifier.verbatim_floor(), DERIVED_SCORE, PASTE_RUN_LINKS,
+                        np.asarray(todo, dtype=np.int64))
     out = np.zeros(len(sims.n_a), dtype=bool)
     for p in np.asarray(todo).tolist():
         chars_a = row_chars[first_a[p]:first_a[p] + sims.n_a[p]]

@@ -583,8 +583,7 @@ class Verifier:
         >= s + merge_gain with adj >= 0 (TF-IDF rows are non-negative), it needs sim[k, j] >=
         (sqrt(2) - 1) gap_similarity + sqrt(2) merge_gain. A small margin absorbs rounding.
         """
-        direct_floor = min(self.gap_similarity, self.anchor_similarity, self.reorder_similarity) - 1e-6
-        merge_floor = (np.sqrt(2) - 1) * self.gap_similarity + np.sqrt(2) * self.merge_gain - 1e-6
+        direct_floor, merge_floor = self.link_floors()
         strong = sim > direct_floor
         weak = sim >= merge_floor
 
@@ -595,6 +594,13 @@ class Verifier:
             return strong.any(axis=1) | (beside & weak).any(axis=1)
 
         return side(strong, weak), side(strong.T, weak.T)
+
+    def link_floors(self) -> tuple[float, float]:
+        """(direct, merge) floors of `linkable`: a sentence above the first may be linked 1-1, one
+        at or above the second only merged beside such a link (see there)."""
+        direct = min(self.gap_similarity, self.anchor_similarity, self.reorder_similarity) - 1e-6
+        merge = (np.sqrt(2) - 1) * self.gap_similarity + np.sqrt(2) * self.merge_gain - 1e-6
+        return float(direct), float(merge)
 
     def verbatim_floor(self) -> float:
         """Lowest best-match similarity of a link's first sentence when the link is near-verbatim:
@@ -838,6 +844,7 @@ def chunk_similarities(matrix: sp.csr_matrix, row_map: np.ndarray, rows_a: np.nd
     n_a, n_b = rows_a[:, 1] - rows_a[:, 0], rows_b[:, 1] - rows_b[:, 0]
     docs, inverse = np.unique(np.concatenate([rows_a, rows_b]), axis=0, return_inverse=True)
     inverse = inverse.ravel()
+    position = {rows: k for k, rows in enumerate(map(tuple, docs.tolist()))}  # a document's rows -> its index
     lengths = np.diff(matrix.indptr)
     work = int(lengths[row_map[np.repeat(rows_b[:, 0], n_b) + ranks_within(n_b)]].sum())
     compiled = kernel("pair_similarities", work)
@@ -846,7 +853,6 @@ def chunk_similarities(matrix: sp.csr_matrix, row_map: np.ndarray, rows_a: np.nd
         flat, offsets, totals = compiled(*csr, rows_a[:, 0], rows_a[:, 1], rows_b[:, 0], rows_b[:, 1])
         norms = kernel("summed_row_norms", work)(*csr, docs[:, 0], docs[:, 1])[inverse]
         dots, dot_offsets = kernel("adjacent_dots", work)(*csr, docs[:, 0], docs[:, 1])
-        position = {rows: k for k, rows in enumerate(map(tuple, docs.tolist()))}
 
         def adjacent(rows: tuple[int, int]) -> np.ndarray:
             k = position[tuple(rows)]
@@ -875,7 +881,6 @@ def chunk_similarities(matrix: sp.csr_matrix, row_map: np.ndarray, rows_a: np.nd
     offsets = np.zeros(len(rows_a) + 1, dtype=np.int64)
     np.cumsum(n_a * n_b, out=offsets[1:])
     flat = np.concatenate(parts) if parts else np.zeros(0)
-    position = {rows: k for k, rows in enumerate(map(tuple, docs.tolist()))}
     adjacent_of: dict[int, np.ndarray] = {}
 
     def adjacent(rows: tuple[int, int]) -> np.ndarray:  # asked only of documents in aligned pairs

@@ -251,7 +251,7 @@ def test_profile_prints_every_stage_on_stderr_and_leaves_stdout_alone():
     for stage in ("ingest", "clean", "fingerprint", "candidates", "verify", "relate"):
         assert stage in profiled.stderr
     assert "peak RSS MB" in profiled.stderr
-    assert "fingerprint loops: numpy (DEDUP_NO_JIT is set)" in profiled.stderr
+    assert "fingerprint and verify loops: numpy (DEDUP_NO_JIT is set)" in profiled.stderr
 
 
 def test_texts_kept_on_disk_give_the_same_output(tmp_path):
