@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 from functools import lru_cache
+from itertools import chain
 from typing import Callable, Sequence
 
 import numpy as np
@@ -230,19 +231,15 @@ def link_feature_rows(links: Sequence[tuple[str, str, float]],
     for k in compared:
         index.setdefault(links[k][0], len(index))
         index.setdefault(links[k][1], len(index))
-    texts = list(index)
-    ids = [_ids(text) for text in texts]
-    token_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum([len(t) for t, _ in ids], out=token_offsets[1:])
-    stem_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum([len(s) for _, s in ids], out=stem_offsets[1:])
-    weights = np.fromiter((weight(w) for text in texts for w in _words(text)[1]), dtype=np.float64,
-                          count=int(stem_offsets[-1]))
+    token_ids, token_offsets, stem_ids, stem_offsets, content = _id_arrays(list(index))
+    # The unmatched-word weight of each content word, asked once per distinct word of the call.
+    content_ids, where = np.unique(token_ids[content], return_inverse=True)
+    words = _VOCABULARY.words
+    weights = np.array([weight(words[i]) for i in content_ids.tolist()], dtype=np.float64)[where.ravel()]
     side_a = np.fromiter((index[links[k][0]] for k in compared), dtype=np.int64, count=len(compared))
     side_b = np.fromiter((index[links[k][1]] for k in compared), dtype=np.int64, count=len(compared))
     similarity = np.fromiter((links[k][2] for k in compared), dtype=np.float64, count=len(compared))
-    found, found_copied = compiled(np.concatenate([t for t, _ in ids]), token_offsets,
-                                   np.concatenate([s for _, s in ids]), stem_offsets, weights, side_a, side_b,
+    found, found_copied = compiled(token_ids, token_offsets, stem_ids, stem_offsets, weights, side_a, side_b,
                                    similarity, COPIED_SHARE, COPIED_MIN_GRAMS)
     for row, k in zip(found, compared):  # figures and names: cached sets per sentence
         a, b, _ = links[k]
@@ -253,18 +250,66 @@ def link_feature_rows(links: Sequence[tuple[str, str, float]],
     return rows, copied_flags
 
 
-# Word and stem ids for the compiled comparison: one vocabulary per process (equal ids, equal strings).
-_VOCABULARY: dict[str, int] = {}
+class _Vocabulary(dict):
+    """Word and stem ids for the compiled comparison, one per process: token -> id, where equal
+    strings (tokens or stems) get equal ids. A token seen for the first time is stemmed then,
+    once: `stem_of[id]` is its stem's id, or -1 for a stopword, so a text's content-word stems
+    are a lookup of its token ids (stemming each text's words per call was a tenth of the
+    verify workers' time)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.words: list[str] = []  # id -> string
+        self.stem_of = np.full(1024, -1, dtype=np.int64)
+        self._strings: dict[str, int] = {}  # tokens and stems alike
+
+    def __missing__(self, token: str) -> int:
+        ident = self._string(token)
+        stem = -1 if token in STOPWORDS else self._string(_stem(token))
+        if max(ident, stem) >= len(self.stem_of):
+            grown = np.full(2 * max(ident, stem) + 1, -1, dtype=np.int64)
+            grown[:len(self.stem_of)] = self.stem_of
+            self.stem_of = grown
+        self.stem_of[ident] = stem
+        self[token] = ident
+        return ident
+
+    def _string(self, text: str) -> int:
+        ident = self._strings.get(text)
+        if ident is None:
+            ident = self._strings[text] = len(self.words)
+            self.words.append(text)
+        return ident
+
+
+_VOCABULARY = _Vocabulary()
 
 
 @lru_cache(maxsize=50_000)
+def _token_tuple(text: str) -> tuple[str, ...]:
+    """`tokens(text)`, cached: a sentence is compared in every link of every pair it is in."""
+    return tuple(tokens(text))
+
+
+def _id_arrays(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`_words`' token and content-word stem sequences of many texts as id arrays laid end to
+    end -> (token ids, token offsets, stem ids, stem offsets, content mask over the tokens)."""
+    token_lists = [_token_tuple(text) for text in texts]
+    token_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, token_lists), dtype=np.int64, count=len(texts)), out=token_offsets[1:])
+    token_ids = np.fromiter(map(_VOCABULARY.__getitem__, chain.from_iterable(token_lists)), dtype=np.int64,
+                            count=int(token_offsets[-1]))
+    stems = _VOCABULARY.stem_of[token_ids]
+    content = stems >= 0
+    content_before = np.zeros(len(token_ids) + 1, dtype=np.int64)
+    np.cumsum(content, out=content_before[1:])
+    return token_ids, token_offsets, stems[content], content_before[token_offsets], content
+
+
 def _ids(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(token ids, content-word stem ids) of a text, `_words`' sequences as int64 arrays."""
-    all_tokens, _, stems = _words(text)
-    vocabulary = _VOCABULARY
-    return (np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in all_tokens), dtype=np.int64,
-                        count=len(all_tokens)),
-            np.fromiter((vocabulary.setdefault(t, len(vocabulary)) for t in stems), dtype=np.int64, count=len(stems)))
+    """(token ids, content-word stem ids) of one text (see `_id_arrays`)."""
+    token_ids, _, stem_ids, _, _ = _id_arrays([text])
+    return token_ids, stem_ids
 
 
 @lru_cache(maxsize=100_000)
