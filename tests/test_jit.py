@@ -123,11 +123,18 @@ def test_murmurhash_kernel_equals_numpy_and_scikit_learn(monkeypatch):
         expected = [murmurhash3_32(bytes(buffer[s:s + n]), seed=seed) for s, n in zip(starts[:300], lengths[:300])]
         assert compiled[:300].tolist() == expected
     sentences = [s for t in _news_texts() + _odd_texts(200) for s in t.split(". ")]
-    compiled = ngram_counts(sentences, 1 << 18)
-    with jit.numpy_only():
-        reference = ngram_counts(sentences, 1 << 18)
-    for got, want in zip(compiled, reference):
-        assert (got != want).nnz == 0 and got.shape == want.shape
+    # A batch of more distinct words than the kernel's word table keeps (32,768): the words
+    # past that are hashed where they stand, with the same counts.
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyzé"))
+    words = ["".join(w) for w in rng.choice(letters, size=(40_000, 7))]
+    many_words = [" ".join(words[k:k + 8]) for k in range(0, len(words), 8)]
+    for batch in (sentences, many_words + sentences):
+        compiled = ngram_counts(batch, 1 << 18)
+        with jit.numpy_only():
+            reference = ngram_counts(batch, 1 << 18)
+        for got, want in zip(compiled, reference):
+            assert (got != want).nnz == 0 and got.shape == want.shape
+            np.testing.assert_array_equal(got.indptr, want.indptr)
 
 
 def test_similarity_kernels_equal_numpy_paths(monkeypatch):
