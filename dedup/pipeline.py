@@ -57,8 +57,15 @@ WARM_KERNELS_AFTER = 2000
 ESTIMATE_CHUNK = 1 << 14
 # Documents per sentence-splitting task on the worker pool.
 SPLIT_CHUNK = 1_000
-# Sentences whose TF-IDF rows are held at once during verify (~3 KB each: about 1 GB).
+# Sentences whose TF-IDF rows are held at once during verify (~3 KB each: about 1 GB), by all
+# workers together: with N workers a block holds BLOCK_SENTENCES / N.
 BLOCK_SENTENCES = 300_000
+# Blocks per worker at least, so that no worker idles long at the end of the stage. Smaller
+# blocks hash a document again more often, but little: corpus-100k hashed 344k sentences in
+# eleven 40k-sentence blocks, 331k in two 300k ones.
+BLOCKS_PER_WORKER = 4
+# Pairs aligned per task (and per compiled call).
+VERIFY_CHUNK = 500
 
 
 @dataclass(slots=True)
@@ -422,26 +429,25 @@ class Scanner:
                 _trim_heap()
             # Blocks of pairs whose documents' sentence vectors fit the memory budget; on a small
             # corpus there is one block and the vectors computed for the IDF are reused.
-            for block in self._pair_blocks(pairs, all_sentences, full_matrix is not None):
-                if len(block) == 0:
-                    continue
-                order = [int(i) for i in np.unique(block.ravel())]
-                starts = np.concatenate([[0], np.cumsum(all_sentences.counts(order))])
-                block_texts = [t for i in order for t in all_sentences.texts(i)]
-                row_chars = np.fromiter(map(len, block_texts), dtype=np.float64, count=len(block_texts))
-                # The block's sentences, document after document, as rows of `matrix` (`row_map`).
-                if full_matrix is not None:
-                    doc_starts = np.concatenate([[0], np.cumsum(all_sentences.counts())])
-                    row_map = np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
-                    matrix = full_matrix
-                else:
-                    matrix, row_map = _distinct_rows(verifier.vectorizer, block_texts, self.config.workers)
-                del block_texts
-                rows = {i: (starts[k], starts[k + 1]) for k, i in enumerate(order)}
-                done = _verify_parallel(verifier, all_sentences, (matrix, row_map), rows, row_chars, block.tolist(),
-                                        self.config.workers, self._track, texts, not self.config.related,
-                                        self.config.keep_alignments, keys, label)
-                del matrix, row_map
+            workers = self.config.workers
+            forked = workers > 1 and "fork" in mp.get_all_start_methods()
+            budget = BLOCK_SENTENCES
+            if full_matrix is None and forked:
+                in_pairs = all_sentences.counts(np.unique(pairs).tolist()).sum() if len(pairs) else 0
+                budget = max(1, min(BLOCK_SENTENCES // workers, -(-int(in_pairs) // (BLOCKS_PER_WORKER * workers))))
+            blocks = [b for b in self._pair_blocks(pairs, all_sentences, full_matrix is not None, budget) if len(b)]
+            skip_related = not self.config.related
+            if full_matrix is None and forked and len(blocks) > 1:
+                # Each block is a task of its own: its worker hashes its sentences and aligns its
+                # pairs, so no block's rows (~1 GB) travel between processes.
+                done_blocks = [_verify_blocks(verifier, all_sentences, blocks, workers, self._track, texts,
+                                              skip_related, self.config.keep_alignments, keys, label)]
+            else:
+                done_blocks = (_verify_parallel(verifier, all_sentences,
+                                                *_block_layout(verifier, all_sentences, block, full_matrix, workers),
+                                                block.tolist(), workers, self._track, texts, skip_related,
+                                                self.config.keep_alignments, keys, label) for block in blocks)
+            for done in done_blocks:
                 results.extend(done.results)
                 self.prefiltered_ += done.prefiltered
                 self.related_ += done.labelled
@@ -506,8 +512,10 @@ class Scanner:
         for k, packed in zip(todo, (doc for part in done for doc in part)):
             sentences.put(k, packed)
 
-    def _pair_blocks(self, pairs: np.ndarray, all_sentences: SentenceStore, whole: bool):
-        """Consecutive blocks of pairs whose documents hold at most BLOCK_SENTENCES sentences.
+    def _pair_blocks(self, pairs: np.ndarray, all_sentences: SentenceStore, whole: bool,
+                     budget: int | None = None):
+        """Consecutive blocks of pairs whose documents hold at most `budget` sentences
+        (default BLOCK_SENTENCES).
 
         The TF-IDF rows of a block's sentences are the scan's largest allocation (word and char
         n-grams, about 3 KB a sentence); blocks bound it whatever the corpus size, at the cost of
@@ -518,6 +526,7 @@ class Scanner:
         if whole or len(pairs) == 0:
             yield pairs
             return
+        budget = BLOCK_SENTENCES if budget is None else budget
         pairs = _local_order(pairs, len(all_sentences))
         counts = all_sentences.counts()
         seen: set[int] = set()
@@ -526,7 +535,7 @@ class Scanner:
         for k, (i, j) in enumerate(pairs.tolist()):
             new = [d for d in (i, j) if d not in seen]
             grow = sum(int(counts[d]) for d in new)
-            if held + grow > BLOCK_SENTENCES and k > begin:
+            if held + grow > budget and k > begin:
                 yield pairs[begin:k]
                 begin, seen, held = k, set(), 0
                 new = [i, j] if i != j else [i]
@@ -630,10 +639,99 @@ def _verify_chunk(chunk: list[tuple[int, int]]) -> tuple[list, int, int, float]:
     parent holds the sentences).
     """
     with threadpool_limits(limits=1, user_api="blas"):  # a forked worker may not inherit the limit
-        evidence, prefiltered = _verify_pairs(chunk, *_VERIFY_STATE)
+        return _align_and_label(chunk)
+
+
+def _align_and_label(chunk: list[tuple[int, int]]) -> tuple[list, int, int, float]:
+    """`_verify_chunk` under a BLAS limit set by the caller."""
+    evidence, prefiltered = _verify_pairs(chunk, *_VERIFY_STATE)
     start = time.perf_counter()
     reported = _VERIFY_LABEL(evidence)
     return reported, len(evidence), prefiltered, time.perf_counter() - start
+
+
+def _block_layout(verifier: Verifier, sentences: SentenceStore, block: np.ndarray, full_matrix: sp.csr_matrix | None,
+                  jobs: int) -> tuple[tuple[sp.csr_matrix, np.ndarray], dict, np.ndarray]:
+    """A block's sentences, document after document -> ((TF-IDF matrix, its row for each
+    position of the layout), each document's (start, end) in the layout, each sentence's
+    length). Rows come from `full_matrix` when the corpus was hashed whole, else each distinct
+    sentence text of the block is hashed once, on `jobs` processes."""
+    order = [int(i) for i in np.unique(block.ravel())]
+    starts = np.concatenate([[0], np.cumsum(sentences.counts(order))])
+    block_texts = [t for i in order for t in sentences.texts(i)]
+    row_chars = np.fromiter(map(len, block_texts), dtype=np.float64, count=len(block_texts))
+    if full_matrix is not None:
+        doc_starts = np.concatenate([[0], np.cumsum(sentences.counts())])
+        row_map = np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
+        matrix = full_matrix
+    else:
+        matrix, row_map = _distinct_rows(verifier.vectorizer, block_texts, jobs)
+    del block_texts
+    rows = {i: (int(starts[k]), int(starts[k + 1])) for k, i in enumerate(order)}
+    return (matrix, row_map), rows, row_chars
+
+
+# State shared with forked block workers (read-only, inherited copy-on-write, never pickled).
+_BLOCKS_STATE: tuple | None = None
+
+
+def _verify_block(k: int) -> tuple[list, int, int, float]:
+    """Verify block k on a forked worker: hash its sentences here, then align and label its
+    pairs chunk by chunk (`_verify_chunk`'s result, summed over the chunks)."""
+    global _VERIFY_STATE, _VERIFY_LABEL
+    verifier, sentences, blocks, texts, skip_related, keep_links, doc_keys, label = _BLOCKS_STATE
+    vectors, rows, row_chars = _block_layout(verifier, sentences, blocks[k], None, 1)
+    _VERIFY_STATE = (verifier, sentences, vectors, rows, row_chars, texts, skip_related and texts is not None,
+                     keep_links, doc_keys)
+    _VERIFY_LABEL = label
+    pairs = blocks[k].tolist()
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            parts = [_align_and_label(pairs[lo:lo + VERIFY_CHUNK]) for lo in range(0, len(pairs), VERIFY_CHUNK)]
+    finally:
+        _VERIFY_STATE = _VERIFY_LABEL = None
+    return ([found for part in parts for found in part[0]], sum(part[1] for part in parts),
+            sum(part[2] for part in parts), sum(part[3] for part in parts))
+
+
+def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np.ndarray], workers: int,
+                   track: Callable, texts: Sequence[str] | None, skip_related: bool, keep_alignments: bool,
+                   doc_keys: np.ndarray | None, label: Callable[[list], list]) -> _VerifiedBlock:
+    """Verify blocks of pairs on forked workers, one block a task (see `_verify_block`).
+
+    Hashing in the parent and sending each block's rows to the align workers cost more than
+    the hashing itself: a 20k-sentence chunk's rows are 50 MB through a pipe (2 workers, 12
+    chunks: 3.0 s when the rows stay on the worker, 5.0 s when they travel back). Blocks come
+    back in order, so the result is the same whatever `workers` is.
+    """
+    global _BLOCKS_STATE
+    _BLOCKS_STATE = (verifier, sentences, blocks, texts, skip_related, keep_alignments, doc_keys, label)
+    close_pools()  # idle shared workers would hold memory beside the forked ones
+    gc.freeze()  # the workers' collections would otherwise touch (and so copy) inherited pages
+    try:
+        # A fresh worker per block (multiprocessing's Pool can fork one; ProcessPoolExecutor
+        # cannot): a long-lived one keeps growing, as its caches fill and as it touches (and so
+        # copies) more of the pages it inherited (corpus-1m: 4.6 GB peak PSS of the tree).
+        with mp.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
+            done = list(track(pool.imap(_verify_block, range(len(blocks))), "verify", len(blocks)))
+    finally:
+        gc.unfreeze()
+        _BLOCKS_STATE = None
+    return _verified(done, sentences, min(workers, len(blocks)))
+
+
+def _verified(done: list[tuple[list, int, int, float]], sentences: SentenceStore, share: int) -> _VerifiedBlock:
+    """The parts' reported pairs, their alignments rebuilt from the links (the parent holds the
+    sentences), and counts. Labelling ran inside the workers' wall time: its share is its
+    seconds over the `share` workers that ran in parallel."""
+    results = []
+    for reported, _, _, _ in done:
+        for i, j, result, links in reported:
+            if links is not None:
+                result.alignment = Alignment(sentences[i], sentences[j], links)
+            results.append(result)
+    return _VerifiedBlock(results, sum(part[1] for part in done), sum(part[2] for part in done),
+                          sum(part[3] for part in done) / share)
 
 
 def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: SentenceStore,
@@ -767,8 +865,7 @@ def _verify_parallel(verifier: Verifier, sentences: SentenceStore, vectors: tupl
     # waking its threads than on the arithmetic (13x slower on a busy 2-core machine), and
     # forked workers would each start their own.
     try:
-        chunk_size = 500
-        chunks = [pairs[k:k + chunk_size] for k in range(0, len(pairs), chunk_size)]
+        chunks = [pairs[k:k + VERIFY_CHUNK] for k in range(0, len(pairs), VERIFY_CHUNK)]
         parallel = workers > 1 and len(chunks) >= 2 and "fork" in mp.get_all_start_methods()
         with threadpool_limits(limits=1, user_api="blas"):
             if not parallel:
@@ -785,16 +882,7 @@ def _verify_parallel(verifier: Verifier, sentences: SentenceStore, vectors: tupl
                         done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
                 finally:
                     gc.unfreeze()
-        results = []
-        for reported, _, _, _ in done:
-            for i, j, result, links in reported:
-                if links is not None:
-                    result.alignment = Alignment(sentences[i], sentences[j], links)
-                results.append(result)
-        # Labelling ran inside the workers' wall time: its share is its seconds over the workers.
-        share = min(workers, len(chunks)) if parallel else 1
-        return _VerifiedBlock(results, sum(part[1] for part in done), sum(part[2] for part in done),
-                              sum(part[3] for part in done) / share)
+        return _verified(done, sentences, min(workers, len(chunks)) if parallel else 1)
     finally:
         _VERIFY_STATE = _VERIFY_LABEL = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import dedup.pipeline as pipeline
 from dedup.document import Document
@@ -27,12 +28,18 @@ def _summary(result) -> list[tuple]:
     return [(p.a, p.b, p.relation, round(p.score, 4)) for p in result.pairs]
 
 
-def test_blocked_verify_gives_the_same_pairs(monkeypatch):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs):
+    """Blocks verified one after another in this process (1 job), or each on a forked worker
+    that hashes its own sentences (2 jobs): the pairs of the corpus verified whole."""
     docs = _corpus()
     whole = pipeline.Scanner(pipeline.ScanConfig(jobs=1, related=True)).scan(docs)
 
     monkeypatch.setattr(pipeline, "BLOCK_SENTENCES", 40)  # a few documents per block
-    scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=1, related=True))
+    forked_blocks = []
+    monkeypatch.setattr(pipeline, "_verify_blocks",
+                        lambda *args, verify=pipeline._verify_blocks: forked_blocks.append(len(args[2])) or verify(*args))
+    scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=jobs, related=True))
     fit_idf = scanner._fit_idf
 
     def fit_without_matrix(vectorizer, texts, pairs, all_sentences=None):
@@ -46,6 +53,7 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch):
     blocked = scanner.scan(docs)
     assert _summary(blocked) == _summary(whole)
     assert any(p.relation == "rewrite" for p in blocked.pairs)
+    assert (forked_blocks[0] > 1) if jobs > 1 else not forked_blocks
 
 
 def test_blocks_follow_the_candidate_graph_so_documents_are_hashed_fewer_times(monkeypatch):
