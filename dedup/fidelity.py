@@ -306,12 +306,6 @@ def _id_arrays(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return token_ids, token_offsets, stems[content], content_before[token_offsets], content
 
 
-def _ids(text: str) -> tuple[np.ndarray, np.ndarray]:
-    """(token ids, content-word stem ids) of one text (see `_id_arrays`)."""
-    token_ids, _, stem_ids, _, _ = _id_arrays([text])
-    return token_ids, stem_ids
-
-
 @lru_cache(maxsize=100_000)
 def _identical_features(text: str) -> tuple[float, ...]:
     """FEATURE_NAMES[1:] of a text against itself, what the general path computes for a == b:

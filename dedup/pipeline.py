@@ -650,6 +650,34 @@ def _align_and_label(chunk: list[tuple[int, int]]) -> tuple[list, int, int, floa
     return reported, len(evidence), prefiltered, time.perf_counter() - start
 
 
+def _verify_state(verifier: Verifier, sentences: SentenceStore, vectors: tuple[sp.csr_matrix, np.ndarray], rows: dict,
+                  row_chars: np.ndarray, texts: Sequence[str] | None, skip_related: bool, keep_links: bool,
+                  doc_keys: np.ndarray | None) -> tuple:
+    """`_verify_pairs`' arguments after the chunk, as `_VERIFY_STATE` holds them (skipping needs
+    the texts, for the exact-text test)."""
+    return (verifier, sentences, vectors, rows, row_chars, texts, skip_related and texts is not None, keep_links,
+            doc_keys)
+
+
+def _chunks(pairs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """Consecutive chunks of VERIFY_CHUNK pairs."""
+    return [pairs[k:k + VERIFY_CHUNK] for k in range(0, len(pairs), VERIFY_CHUNK)]
+
+
+@contextmanager
+def _ready_to_fork() -> Iterator[None]:
+    """Stop the idle shared workers and freeze the heap's objects while verify workers are
+    forked: frozen objects are out of the workers' garbage collections, which would otherwise
+    write to (and so copy) every page of the inherited sentences (corpus-100k, peak RSS of the
+    process tree while aligning: 3.4 GB -> 2.9 GB with both)."""
+    close_pools()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _block_layout(verifier: Verifier, sentences: SentenceStore, block: np.ndarray, full_matrix: sp.csr_matrix | None,
                   jobs: int) -> tuple[tuple[sp.csr_matrix, np.ndarray], dict, np.ndarray]:
     """A block's sentences, document after document -> ((TF-IDF matrix, its row for each
@@ -680,14 +708,12 @@ def _verify_block(k: int) -> tuple[list, int, int, float]:
     pairs chunk by chunk (`_verify_chunk`'s result, summed over the chunks)."""
     global _VERIFY_STATE, _VERIFY_LABEL
     verifier, sentences, blocks, texts, skip_related, keep_links, doc_keys, label = _BLOCKS_STATE
-    vectors, rows, row_chars = _block_layout(verifier, sentences, blocks[k], None, 1)
-    _VERIFY_STATE = (verifier, sentences, vectors, rows, row_chars, texts, skip_related and texts is not None,
-                     keep_links, doc_keys)
+    _VERIFY_STATE = _verify_state(verifier, sentences, *_block_layout(verifier, sentences, blocks[k], None, 1), texts,
+                                  skip_related, keep_links, doc_keys)
     _VERIFY_LABEL = label
-    pairs = blocks[k].tolist()
     try:
         with threadpool_limits(limits=1, user_api="blas"):
-            parts = [_align_and_label(pairs[lo:lo + VERIFY_CHUNK]) for lo in range(0, len(pairs), VERIFY_CHUNK)]
+            parts = [_align_and_label(chunk) for chunk in _chunks(blocks[k].tolist())]
     finally:
         _VERIFY_STATE = _VERIFY_LABEL = None
     return ([found for part in parts for found in part[0]], sum(part[1] for part in parts),
@@ -706,16 +732,13 @@ def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np
     """
     global _BLOCKS_STATE
     _BLOCKS_STATE = (verifier, sentences, blocks, texts, skip_related, keep_alignments, doc_keys, label)
-    close_pools()  # idle shared workers would hold memory beside the forked ones
-    gc.freeze()  # the workers' collections would otherwise touch (and so copy) inherited pages
     try:
         # A fresh worker per block (multiprocessing's Pool can fork one; ProcessPoolExecutor
         # cannot): a long-lived one keeps growing, as its caches fill and as it touches (and so
         # copies) more of the pages it inherited (corpus-1m: 4.6 GB peak PSS of the tree).
-        with mp.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
+        with _ready_to_fork(), mp.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
             done = list(track(pool.imap(_verify_block, range(len(blocks))), "verify", len(blocks)))
     finally:
-        gc.unfreeze()
         _BLOCKS_STATE = None
     return _verified(done, sentences, min(workers, len(blocks)))
 
@@ -858,30 +881,22 @@ def _verify_parallel(verifier: Verifier, sentences: SentenceStore, vectors: tupl
     Chunks come back in submission order, so the result is the same whatever `workers` is.
     """
     global _VERIFY_STATE, _VERIFY_LABEL
-    _VERIFY_STATE = (verifier, sentences, vectors, rows, row_chars, texts, skip_related and texts is not None,
-                     keep_alignments, doc_keys)
+    _VERIFY_STATE = _verify_state(verifier, sentences, vectors, rows, row_chars, texts, skip_related, keep_alignments,
+                                  doc_keys)
     _VERIFY_LABEL = label
     # The products are tiny (sentences x sentences): a multi-threaded BLAS spends far more on
     # waking its threads than on the arithmetic (13x slower on a busy 2-core machine), and
     # forked workers would each start their own.
     try:
-        chunks = [pairs[k:k + VERIFY_CHUNK] for k in range(0, len(pairs), VERIFY_CHUNK)]
+        chunks = _chunks(pairs)
         parallel = workers > 1 and len(chunks) >= 2 and "fork" in mp.get_all_start_methods()
         with threadpool_limits(limits=1, user_api="blas"):
             if not parallel:
                 done = [_verify_chunk(chunk) for chunk in track(chunks, "verify")]
             else:
-                # Frozen objects are out of the workers' garbage collections, which would
-                # otherwise write to (and so copy) every page of the inherited sentences; the
-                # idle shared workers are stopped (corpus-100k, peak RSS of the process tree
-                # while aligning: 3.4 GB -> 2.9 GB with both).
-                close_pools()
-                gc.freeze()
-                try:
-                    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-                        done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
-                finally:
-                    gc.unfreeze()
+                with _ready_to_fork(), ProcessPoolExecutor(max_workers=workers,
+                                                           mp_context=mp.get_context("fork")) as pool:
+                    done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
         return _verified(done, sentences, min(workers, len(chunks)) if parallel else 1)
     finally:
         _VERIFY_STATE = _VERIFY_LABEL = None

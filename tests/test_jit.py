@@ -224,7 +224,7 @@ def test_link_feature_kernel_equals_the_python_features(monkeypatch):
     np.testing.assert_allclose(rows, expected_rows, rtol=1e-12, atol=0)
     np.testing.assert_array_equal(copied, expected_copied)
     assert copied.any() and not copied.all()
-    assert fidelity_module._ids("Net profit rose 5 pct")[0].dtype == np.int64
+    assert fidelity_module._id_arrays(["Net profit rose 5 pct"])[0].dtype == np.int64
 
 
 def test_tfidf_kernel_equals_scikit_learn_weighting(monkeypatch):
