@@ -41,6 +41,8 @@ BUDGET_SECONDS = 600.0
 SUBSAMPLE = 10_000
 DEDUP_TIMEOUT = 3 * 3600.0
 DERIVED_RELATIONS = {"exact", "near_duplicate", "rewrite", "partial"}
+MIN_SAMPLE_PAUSE = 0.2  # seconds between two passes of the process-tree memory sampler, at least
+SAMPLER_PAUSE_PER_PASS = 20.0  # ... and 20x the last pass took: the sampler's share of one core near 5%
 FAST_STAGES = ("fingerprint", "candidates")  # the stages the issue's 2x / 20x targets are about
 
 
@@ -86,7 +88,8 @@ def child(tool: str, corpus: Path, limit: int | None, threshold: float, out: Pat
         {"tool": run.tool, "n_docs": run.n_docs, "stages": run.stages, "notes": run.notes, "wall": wall}))
 
 
-def measure(tool: str, corpus: Path, limit: int | None, threshold: float, timeout: float) -> dict:
+def measure(tool: str, corpus: Path, limit: int | None, threshold: float, timeout: float,
+            sample_interval: float | None = None) -> dict:
     """Run `tool` in a fresh process; its report plus peak RSS (MB) and process wall seconds."""
     work = OUT_DIR / "tmp" / f"{tool}-{corpus.stem}-{limit or 'all'}"
     work.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +99,7 @@ def measure(tool: str, corpus: Path, limit: int | None, threshold: float, timeou
     process = subprocess.Popen(command, cwd=REPO_ROOT)
     killer = threading.Timer(timeout, kill_tree, (process.pid,))
     killer.start()
-    tree_peak = TreeMemory(process.pid)
+    tree_peak = TreeMemory(process.pid, sample_interval)
     _, status, usage = os.wait4(process.pid, 0)
     killer.cancel()
     tree_peak.stop()
@@ -108,19 +111,27 @@ def measure(tool: str, corpus: Path, limit: int | None, threshold: float, timeou
     report = json.loads(work.with_suffix(".json").read_text())
     found = np.load(work.with_suffix(".npz"))
     report.update(pairs=found["pairs"], relations=found["relations"], process_seconds=elapsed,
+                  memory_samples=tree_peak.passes, memory_sampling_seconds=round(tree_peak.pass_seconds, 2),
                   peak_rss_mb=max(usage.ru_maxrss / 1024, tree_peak.peak_mb))  # Linux reports KB
     return report
 
 
 class TreeMemory:
-    """Peak of the summed RSS of a process and its descendants, sampled every 0.2 s.
+    """Peak of the summed PSS of a process and its descendants, sampled while it runs.
 
     `wait4`'s ru_maxrss is the largest *single* process; a tool with worker processes holds the sum.
+    Reading PSS walks the page tables of every process: at 1M, dedup's parent and two forked verify workers
+    each map ~2.8 GB and one pass takes ~60 ms, CPU taken from the tool on a two-core machine (at a fixed
+    0.2 s, a quarter of a core). So by default the pause after a pass is SAMPLER_PAUSE_PER_PASS times that
+    pass (the sampler's share of a core stays near 5%), never under MIN_SAMPLE_PAUSE; `interval` fixes it.
     """
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, interval: float | None = None) -> None:
         self.pid = pid
+        self.interval = interval
         self.peak_mb = 0.0
+        self.passes = 0
+        self.pass_seconds = 0.0
         self.done = threading.Event()
         self.thread = threading.Thread(target=self.sample, daemon=True)
         self.thread.start()
@@ -130,7 +141,9 @@ class TreeMemory:
             root = psutil.Process(self.pid)
         except psutil.Error:
             return
-        while not self.done.wait(0.2):
+        pause = self.interval or MIN_SAMPLE_PAUSE
+        while not self.done.wait(pause):
+            started = time.perf_counter()
             try:
                 tree = [root] + root.children(recursive=True)
             except psutil.Error:  # the tool has exited between two samples
@@ -145,6 +158,10 @@ class TreeMemory:
                 except psutil.Error:
                     pass
             self.peak_mb = max(self.peak_mb, total / 2**20)
+            took = time.perf_counter() - started
+            self.passes += 1
+            self.pass_seconds += took
+            pause = self.interval or max(MIN_SAMPLE_PAUSE, SAMPLER_PAUSE_PER_PASS * took)
 
     def stop(self) -> None:
         self.done.set()
@@ -165,13 +182,13 @@ def measure_within_budget(tool: str, corpus: Path, n_docs: int, args: argparse.N
     """Full run if it fits the budget; otherwise the subsample run, labelled, with the full time extrapolated."""
     if tool == "dedup" or n_docs <= args.subsample:
         timeout = DEDUP_TIMEOUT if tool == "dedup" else args.budget * 1.5
-        return measure(tool, corpus, None, args.threshold, timeout)
-    probe = measure(tool, corpus, args.subsample, args.threshold, args.budget * 1.5)
+        return measure(tool, corpus, None, args.threshold, timeout, args.sample_interval)
+    probe = measure(tool, corpus, args.subsample, args.threshold, args.budget * 1.5, args.sample_interval)
     if "failed" in probe:
         return probe
     estimate = sum(probe["stages"].values()) * n_docs / probe["n_docs"]
     if estimate <= args.budget:
-        return measure(tool, corpus, None, args.threshold, args.budget * 1.5)
+        return measure(tool, corpus, None, args.threshold, args.budget * 1.5, args.sample_interval)
     probe["subsample"] = probe["n_docs"]
     probe["extrapolated_seconds"] = estimate
     probe["notes"].append(f"would take ~{estimate / 60:.0f} min on all {n_docs} docs: measured on the first "
@@ -278,6 +295,8 @@ def summarise(report: dict, truth: Truth) -> dict:
         "n_docs": n_docs,
         "seconds": round(seconds, 2),
         "process_seconds": round(report["process_seconds"], 2),
+        "memory_samples": report.get("memory_samples"),
+        "memory_sampling_seconds": report.get("memory_sampling_seconds"),
         "docs_per_s": n_docs / seconds if seconds else None,
         "fingerprint_candidates_docs_per_s": n_docs / fast if fast else None,
         "stages": {stage: {"seconds": round(s, 3), "docs_per_s": round(n_docs / s, 1) if s else None}
@@ -450,6 +469,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--budget", type=float, default=BUDGET_SECONDS, help="seconds a peer may take in full")
     parser.add_argument("--subsample", type=int, default=SUBSAMPLE, help="documents a peer over budget runs on")
     parser.add_argument("--out", type=Path, default=OUT_DIR)
+    parser.add_argument("--sample-interval", type=float, default=None,
+                        help="fixed seconds between memory samples (default: adaptive, see TreeMemory)")
     parser.add_argument("--child", choices=list(PEERS) + ["dedup"], help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=int, help=argparse.SUPPRESS)
