@@ -156,6 +156,8 @@ _TEXT_DATE = re.compile(
     r"Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\s+(?P<year2>(?:19|20)\d\d)\b)"
 )
 
+_YEAR = re.compile(r"(?:19|20)\d\d\b")  # the year of _TEXT_DATE: a prefilter
+
 
 def parse_date(value: str | None) -> datetime | None:
     """A date field in one of the common formats (ISO, Reuters "26-FEB-1987 15:01:01.79", ...)."""
@@ -181,7 +183,9 @@ DATELINE_CHARS = 600
 
 def dateline_date(text: str, head_chars: int = DATELINE_CHARS) -> datetime | None:
     """A full date ("June 26, 2025", "3 July 2025") near the top of the text: the dateline."""
-    match = _TEXT_DATE.search(text[:head_chars])
+    head = text[:head_chars]
+    # Every date holds a year; most heads hold none, and the year alone is searched 2x faster.
+    match = _TEXT_DATE.search(head) if _YEAR.search(head) is not None else None
     if match is None:
         return None
     month = (match.group("month") or match.group("month2"))[:3].lower()

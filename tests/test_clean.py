@@ -98,6 +98,24 @@ def test_normalisation_quotes_dashes_spaces_nfkc() -> None:
     assert clean_text(text) == "\"We're ready\" - he said on Tuesday - at 10 am. fine 1"
 
 
+def test_ascii_fast_path_equals_the_general_normalisation() -> None:
+    """ASCII texts skip NFKC and map through bytes.translate: the same as the general path."""
+    import unicodedata
+
+    from dedup import clean
+
+    def general(text: str) -> str:
+        text = unicodedata.normalize("NFKC", clean._CRLF.sub("\n", clean._fix_mojibake(text)))
+        return text.translate(clean._CHAR_MAP)
+
+    rng = random.Random(7)
+    alphabet = [chr(c) for c in range(128)] + list("ab \n\r\t`\x03\x0b\x0c") * 8
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(60)))
+        assert clean._normalise_chars(text) == general(text), repr(text)
+    assert clean._normalise_chars("a\r\nb\rc`d\x03") == "a\nb\nc'd"
+
+
 def test_empty_and_whitespace_only_texts() -> None:
     assert clean_text("") == ""
     assert clean_text(" \n\n \t\n") == ""
