@@ -110,14 +110,18 @@ def derivation_score(f: PairFeatures) -> float:
     return float(max(scores))
 
 
-def label(text_a: str, text_b: str, f: PairFeatures, identical: bool = False) -> tuple[str, float]:
+def label(text_a: str, text_b: str, f: PairFeatures, identical: bool = False,
+          same_text: bool | None = None) -> tuple[str, float]:
     """Relation label and score from the cleaned texts and the pair's features.
 
     `identical`: the two texts were the same before the corpus' boilerplate lines were dropped.
     Those lines are learnt per source, so a copy credited to another outlet can keep a line
-    that its source's documents lose: still `exact`.
+    that its source's documents lose: still `exact`. `same_text`: the caller has already
+    compared the `normalised` texts (a scan folds each text once, not once per pair).
     """
-    if text_a.strip() and (identical or normalised(text_a) == normalised(text_b)):
+    if same_text is None:
+        same_text = identical or normalised(text_a) == normalised(text_b)
+    if text_a.strip() and (identical or same_text):
         return "exact", 1.0
     score = derivation_score(f)
     best_coverage = max(f.coverage_a, f.coverage_b)
@@ -242,7 +246,7 @@ def direction(doc_a: Document, doc_b: Document, text_a: str, text_b: str) -> tup
 
 
 def relate_pair(doc_a: Document, doc_b: Document, text_a: str, text_b: str, features: PairFeatures,
-                identical: bool = False) -> Relation:
+                identical: bool = False, same_text: bool | None = None) -> Relation:
     """Label, score and direction of one verified pair (direction only for derived pairs).
 
     Once dates say which side is the derivative, a copy whose derivative is mostly new text is
@@ -251,7 +255,7 @@ def relate_pair(doc_a: Document, doc_b: Document, text_a: str, text_b: str, feat
     kept (a cut-down copy). Coverage alone cannot tell these apart: both have one side covered
     and the other not. Undated pairs keep `label`'s verdict: specificity is too weak a guide.
     """
-    relation, score = label(text_a, text_b, features, identical)
+    relation, score = label(text_a, text_b, features, identical, same_text)
     source = derivative = reason = None
     if relation in DERIVED:
         source, derivative, reason = direction(doc_a, doc_b, text_a, text_b)
