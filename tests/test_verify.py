@@ -32,3 +32,29 @@ def test_has_figures_says_whether_the_template_test_sees_any_figure():
                  "THIRTY days", "It may rain", "Nothing here at all"]:
         assert has_figures(text) == bool(_figures(text)), text
     assert has_figures("THIRTY days") and not has_figures("Shares rose.")
+
+
+def test_sentence_store_slices_folded_texts_and_folds_the_rest() -> None:
+    """A cleaned ASCII text's spans are sliced as they are; any other text is folded: both
+    give what `split_sentences` gives."""
+    import random
+
+    from dedup.verify import SentenceStore, _spans_folded, packed_spans
+
+    rng = random.Random(3)
+    words = ["Mr.", "Smith", "said", "U.S.", "rates", "rose", "3.5%.", "It", "fell.", "Café", "\u00a0", "\u2003"]
+    spaces = [" ", " ", " ", "  ", "\n", "\n\n", "\n\n\n", "\t", "\r", "\x0b", "\x1c", " \n\n "]
+    texts = ["Prices rose. Then they fell.\n\nA new paragraph here. And more."]
+    for _ in range(3000):
+        parts = []
+        for _ in range(rng.randrange(1, 25)):
+            parts += [rng.choice(words), rng.choice(spaces if rng.random() < 0.2 else [" "])]
+        texts.append("".join(parts).strip())
+    store = SentenceStore(texts)
+    for k, text in enumerate(texts):
+        store.put(k, packed_spans(text))
+    assert _spans_folded(texts[0]) and any(not _spans_folded(t) for t in texts)
+    for k, text in enumerate(texts):
+        expected = split_sentences(text)
+        assert store.texts(k) == [s.text for s in expected], repr(text)
+        assert [(s.text, s.start, s.end) for s in store[k]] == [(s.text, s.start, s.end) for s in expected]
