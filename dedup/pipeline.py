@@ -406,8 +406,8 @@ class Scanner:
         if keys is not None and len(keys) != len(docs):
             keys = None  # texts that were not cleaned by this scanner
 
-        folded = _FoldedTexts(texts)
-        label = partial(_label_evidence, docs=docs, texts=folded, doc_keys=keys, keep_related=self.config.related)
+        folded = _FoldedTexts(texts, keys)
+        label = partial(_label_evidence, docs=docs, texts=folded, keep_related=self.config.related)
 
         def relate(evidence: list) -> None:  # labels in this process (the fast path's pairs)
             nonlocal relate_seconds
@@ -443,12 +443,12 @@ class Scanner:
                 # Each block is a task of its own: its worker hashes its sentences and aligns its
                 # pairs, so no block's rows (~1 GB) travel between processes.
                 done_blocks = [_verify_blocks(verifier, all_sentences, blocks, workers, self._track, folded,
-                                              skip_related, self.config.keep_alignments, keys, label)]
+                                              skip_related, self.config.keep_alignments, label)]
             else:
                 done_blocks = (_verify_parallel(verifier, all_sentences,
                                                 *_block_layout(verifier, all_sentences, block, full_matrix, workers),
                                                 block.tolist(), workers, self._track, folded, skip_related,
-                                                self.config.keep_alignments, keys, label) for block in blocks)
+                                                self.config.keep_alignments, label) for block in blocks)
             for done in done_blocks:
                 results.extend(done.results)
                 self.prefiltered_ += done.prefiltered
@@ -604,17 +604,16 @@ _VERIFY_LABEL: Callable[[list], list] | None = None
 
 
 class _FoldedTexts:
-    """The scan's texts, and whether two are the same once case and whitespace are folded
-    (`relate.label`'s test for `exact`, which the skip test asks too). Each text is folded and
-    hashed once per process: folding both texts of every pair was ~6% of the align workers'
-    time on corpus-100k. Equal hashes are confirmed on the folded texts themselves."""
+    """The scan's texts, and whether `relate.label` would call two of them `exact` (which the
+    skip test asks too): the same before boilerplate lines were dropped (`doc_keys`, hashes
+    from the clean stage), or the same once case and whitespace are folded. Each text is
+    folded and hashed once per process: folding both texts of every pair was ~6% of the align
+    workers' time on corpus-100k. Equal hashes are confirmed on the folded texts themselves."""
 
-    def __init__(self, texts: Sequence[str]) -> None:
+    def __init__(self, texts: Sequence[str], doc_keys: np.ndarray | None = None) -> None:
         self.texts = texts
+        self.doc_keys = doc_keys
         self._keys: dict[int, bytes] = {}
-
-    def __len__(self) -> int:
-        return len(self.texts)
 
     def __getitem__(self, k: int) -> str:
         return self.texts[k]
@@ -625,20 +624,20 @@ class _FoldedTexts:
             found = self._keys[k] = xxhash.xxh3_128_digest(normalised(self.texts[k]).encode("utf-8", "surrogatepass"))
         return found
 
-    def same(self, i: int, j: int) -> bool:
+    def exact(self, i: int, j: int) -> bool:
+        if self.doc_keys is not None and self.doc_keys[i] == self.doc_keys[j]:
+            return True
         return self.key(i) == self.key(j) and normalised(self.texts[i]) == normalised(self.texts[j])
 
 
-def _label_evidence(evidence: list, docs: list[Document], texts: _FoldedTexts, doc_keys: np.ndarray | None,
+def _label_evidence(evidence: list, docs: list[Document], texts: _FoldedTexts,
                     keep_related: bool) -> list[tuple[int, int, PairResult, list | None]]:
     """The relate stage on (i, j, links or None, features) evidence: -> (i, j, result, links) of
     each pair reported (derived pairs, or all with `keep_related`); the result's alignment is
     left for the caller, which holds the sentences."""
     out = []
     for i, j, links, feats in evidence:
-        identical = doc_keys is not None and doc_keys[i] == doc_keys[j]
-        rel: Relation = relate_pair(docs[i], docs[j], texts[i], texts[j], feats, identical,
-                                    identical or texts.same(i, j))
+        rel: Relation = relate_pair(docs[i], docs[j], texts[i], texts[j], feats, same_text=texts.exact(i, j))
         if keep_related or rel.relation in DERIVED:
             result = PairResult(docs[i].id, docs[j].id, rel.relation, rel.score, rel.source, rel.derivative,
                                 rel.direction_reason, feats.coverage_a, feats.coverage_b, None, feats)
@@ -680,12 +679,10 @@ def _align_and_label(chunk: list[tuple[int, int]]) -> tuple[list, int, int, floa
 
 
 def _verify_state(verifier: Verifier, sentences: SentenceStore, vectors: tuple[sp.csr_matrix, np.ndarray], rows: dict,
-                  row_chars: np.ndarray, texts: _FoldedTexts | None, skip_related: bool, keep_links: bool,
-                  doc_keys: np.ndarray | None) -> tuple:
+                  row_chars: np.ndarray, texts: _FoldedTexts | None, skip_related: bool, keep_links: bool) -> tuple:
     """`_verify_pairs`' arguments after the chunk, as `_VERIFY_STATE` holds them (skipping needs
     the texts, for the exact-text test)."""
-    return (verifier, sentences, vectors, rows, row_chars, texts, skip_related and texts is not None, keep_links,
-            doc_keys)
+    return (verifier, sentences, vectors, rows, row_chars, texts, skip_related and texts is not None, keep_links)
 
 
 def _chunks(pairs: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
@@ -736,9 +733,9 @@ def _verify_block(k: int) -> tuple[list, int, int, float]:
     """Verify block k on a forked worker: hash its sentences here, then align and label its
     pairs chunk by chunk (`_verify_chunk`'s result, summed over the chunks)."""
     global _VERIFY_STATE, _VERIFY_LABEL
-    verifier, sentences, blocks, texts, skip_related, keep_links, doc_keys, label = _BLOCKS_STATE
+    verifier, sentences, blocks, texts, skip_related, keep_links, label = _BLOCKS_STATE
     _VERIFY_STATE = _verify_state(verifier, sentences, *_block_layout(verifier, sentences, blocks[k], None, 1), texts,
-                                  skip_related, keep_links, doc_keys)
+                                  skip_related, keep_links)
     _VERIFY_LABEL = label
     try:
         with threadpool_limits(limits=1, user_api="blas"):
@@ -751,7 +748,7 @@ def _verify_block(k: int) -> tuple[list, int, int, float]:
 
 def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np.ndarray], workers: int,
                    track: Callable, texts: _FoldedTexts | None, skip_related: bool, keep_alignments: bool,
-                   doc_keys: np.ndarray | None, label: Callable[[list], list]) -> _VerifiedBlock:
+                   label: Callable[[list], list]) -> _VerifiedBlock:
     """Verify blocks of pairs on forked workers, one block a task (see `_verify_block`).
 
     Hashing in the parent and sending each block's rows to the align workers cost more than
@@ -760,7 +757,7 @@ def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np
     back in order, so the result is the same whatever `workers` is.
     """
     global _BLOCKS_STATE
-    _BLOCKS_STATE = (verifier, sentences, blocks, texts, skip_related, keep_alignments, doc_keys, label)
+    _BLOCKS_STATE = (verifier, sentences, blocks, texts, skip_related, keep_alignments, label)
     try:
         # A fresh worker per block (multiprocessing's Pool can fork one; ProcessPoolExecutor
         # cannot): a long-lived one keeps growing, as its caches fill and as it touches (and so
@@ -788,8 +785,7 @@ def _verified(done: list[tuple[list, int, int, float]], sentences: SentenceStore
 
 def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: SentenceStore,
                   vectors: tuple[sp.csr_matrix, np.ndarray], rows: dict, row_chars: np.ndarray,
-                  texts: _FoldedTexts | None, skip_related: bool, keep_links: bool = True,
-                  doc_keys: np.ndarray | None = None) -> tuple[list, int]:
+                  texts: _FoldedTexts | None, skip_related: bool, keep_links: bool = True) -> tuple[list, int]:
     """`_verify_chunk`'s work. The block's sentences are laid out document after document
     (`rows[doc]` is a document's (start, end) there); `vectors` = (TF-IDF matrix, its row for
     each position of the layout); `row_chars[k]` is the length of sentence k's text."""
@@ -805,21 +801,17 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: S
     if skip_related:
         cannot = _cannot_be_derived_all(verifier, sims, row_chars, rows_a[:, 0], rows_b[:, 0], kept)
 
-    def exact_texts(i: int, j: int) -> bool:
-        """Would `relate.label` call the pair `exact` (so it must not be skipped)?"""
-        return (doc_keys is not None and doc_keys[i] == doc_keys[j]) or texts.same(i, j)
-
     aligned: list[tuple[int, int, Alignment]] = []
     first, sa = -1, []
     for p in kept.tolist():
         i, j = chunk[p]
-        if skip_related and cannot[p] and not exact_texts(i, j):
+        if skip_related and cannot[p] and not texts.exact(i, j):
             continue
         if i != first:  # Sentence objects are made here, per pair, from the spans
             first, sa = i, sentences[i]
         alignment = verifier.align_similarities(sa, sentences[j], sims.matrix(p), sims.adjacent(rows[i]),
                                                 sims.adjacent(rows[j]))
-        if skip_related and _aligned_cannot_be_derived(alignment) and not exact_texts(i, j):
+        if skip_related and _aligned_cannot_be_derived(alignment) and not texts.exact(i, j):
             continue
         aligned.append((i, j, alignment))
     found = verifier.features_many([alignment for _, _, alignment in aligned])  # links scored in one batch
@@ -897,14 +889,13 @@ def _cannot_be_derived_all(verifier: Verifier, sims: ChunkSimilarities, row_char
 def _verify_parallel(verifier: Verifier, sentences: SentenceStore, vectors: tuple[sp.csr_matrix, np.ndarray],
                      rows: dict, row_chars: np.ndarray, pairs: list[tuple[int, int]], workers: int,
                      track: Callable, texts: _FoldedTexts | None, skip_related: bool, keep_alignments: bool,
-                     doc_keys: np.ndarray | None, label: Callable[[list], list]) -> _VerifiedBlock:
+                     label: Callable[[list], list]) -> _VerifiedBlock:
     """Align and label pairs in chunks, on forked worker processes when there are enough pairs.
 
     Chunks come back in submission order, so the result is the same whatever `workers` is.
     """
     global _VERIFY_STATE, _VERIFY_LABEL
-    _VERIFY_STATE = _verify_state(verifier, sentences, vectors, rows, row_chars, texts, skip_related, keep_alignments,
-                                  doc_keys)
+    _VERIFY_STATE = _verify_state(verifier, sentences, vectors, rows, row_chars, texts, skip_related, keep_alignments)
     _VERIFY_LABEL = label
     # The products are tiny (sentences x sentences): a multi-threaded BLAS spends far more on
     # waking its threads than on the arithmetic (13x slower on a busy 2-core machine), and

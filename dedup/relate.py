@@ -117,11 +117,11 @@ def label(text_a: str, text_b: str, f: PairFeatures, identical: bool = False,
     `identical`: the two texts were the same before the corpus' boilerplate lines were dropped.
     Those lines are learnt per source, so a copy credited to another outlet can keep a line
     that its source's documents lose: still `exact`. `same_text`: the caller has already
-    compared the `normalised` texts (a scan folds each text once, not once per pair).
+    compared the `normalised` texts, or knows the pair is `exact` (a scan folds each text once,
+    not once per pair).
     """
-    if same_text is None:
-        same_text = identical or normalised(text_a) == normalised(text_b)
-    if text_a.strip() and (identical or same_text):
+    if text_a.strip() and (identical or (same_text if same_text is not None
+                                         else normalised(text_a) == normalised(text_b))):
         return "exact", 1.0
     score = derivation_score(f)
     best_coverage = max(f.coverage_a, f.coverage_b)

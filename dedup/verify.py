@@ -255,17 +255,18 @@ class SentenceStore:
         spans = self.spans(k).tolist()
         if not spans:  # a dropped document: its text (perhaps on disk) is not read
             return []
-        text = self.documents[k]
-        if self._spans_are_folded(k, text):
-            return [Sentence(text[start:end], start, end) for start, end in spans]
-        return [Sentence(" ".join(text[start:end].split()), start, end) for start, end in spans]
+        return [Sentence(sentence, start, end) for sentence, (start, end) in zip(self._span_texts(k, spans), spans)]
 
-    def _spans_are_folded(self, k: int, text: str) -> bool:
-        """`_spans_folded(text)`, asked once per document (a document is read in every pair it is in)."""
+    def _span_texts(self, k: int, spans: list[tuple[int, int]]) -> list[str]:
+        """Document k's sentence texts: each span with its whitespace folded, or sliced as it is
+        when `_spans_folded` (asked once per document: one is read in every pair it is in)."""
+        text = self.documents[k]
         flag = self._folded[k]
         if not flag:
             flag = self._folded[k] = 1 if _spans_folded(text) else 2
-        return flag == 1
+        if flag == 1:
+            return [text[start:end] for start, end in spans]
+        return [" ".join(text[start:end].split()) for start, end in spans]
 
     def is_split(self, k: int) -> bool:
         return self._spans[k] is not None
@@ -296,12 +297,7 @@ class SentenceStore:
     def texts(self, k: int) -> list[str]:
         """Document k's sentence texts (whitespace-normalised), without Sentence objects."""
         spans = self.spans(k).tolist()
-        if not spans:
-            return []
-        text = self.documents[k]
-        if self._spans_are_folded(k, text):
-            return [text[start:end] for start, end in spans]
-        return [" ".join(text[start:end].split()) for start, end in spans]
+        return self._span_texts(k, spans) if spans else []
 
 
 # --------------------------------------------------------------------------- vectors
