@@ -16,6 +16,7 @@ from collections import deque
 import resource
 import sys
 import time
+import warnings
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
@@ -32,8 +33,9 @@ from threadpoolctl import threadpool_limits
 from dedup.candidates import LSHBanding, SharedPassages, merge_pairs
 from dedup.clean import Cleaner, Prepared, prepare
 from dedup.document import Document, Skip
-from dedup.fastverify import VerbatimFacts, decide, sentence_table
-from dedup.fingerprint import Fingerprinter, estimate_jaccard, scan_fingerprints, warm_kernels
+from dedup.fastverify import SentenceTable, VerbatimFacts, decide, sentence_table
+from dedup.fingerprint import Fingerprinter, estimate_jaccard, ranks_within, scan_fingerprints, warm_kernels
+from dedup.rowstore import RowStore, RowStoreError
 from dedup.textstore import TextsById, spill_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
@@ -420,10 +422,14 @@ class Scanner:
             verifier = Verifier()
             self.verifier_ = verifier
             all_sentences, full_matrix = self._fit_idf(verifier.vectorizer, texts, pairs, all_sentences)
-            if self.config.fast_verify and len(pairs):
-                table = sentence_table(all_sentences)
+            workers = self.config.workers
+            forked = workers > 1 and "fork" in mp.get_all_start_methods()
+            # The sentence table interns every sentence text: the fast path's verdicts use it,
+            # and so does the row store of a scan verified in forked blocks.
+            table = sentence_table(all_sentences) if len(pairs) and (
+                self.config.fast_verify or (full_matrix is None and forked)) else None
+            if self.config.fast_verify and table is not None:
                 verdicts = decide(pairs, table, VerbatimFacts(table, verifier.vectorizer.word_weight), DOC_COSINE_FLOOR)
-                del table
                 relate([(i, j, None, f) for (i, j), f in zip(verdicts.pairs.tolist(), verdicts.features)])
                 self.fast_decided_ = len(verdicts.pairs)
                 pairs = verdicts.rest
@@ -431,8 +437,6 @@ class Scanner:
                 _trim_heap()
             # Blocks of pairs whose documents' sentence vectors fit the memory budget; on a small
             # corpus there is one block and the vectors computed for the IDF are reused.
-            workers = self.config.workers
-            forked = workers > 1 and "fork" in mp.get_all_start_methods()
             budget = BLOCK_SENTENCES
             if full_matrix is None and forked:
                 in_pairs = all_sentences.counts(np.unique(pairs).tolist()).sum() if len(pairs) else 0
@@ -440,11 +444,19 @@ class Scanner:
             blocks = [b for b in self._pair_blocks(pairs, all_sentences, full_matrix is not None, budget) if len(b)]
             skip_related = not self.config.related
             if full_matrix is None and forked and len(blocks) > 1:
-                # Each block is a task of its own: its worker hashes its sentences and aligns its
-                # pairs, so no block's rows (~1 GB) travel between processes.
-                done_blocks = [_verify_blocks(verifier, all_sentences, blocks, workers, self._track, folded,
-                                              skip_related, self.config.keep_alignments, label)]
+                # Each block is a task of its own: its worker reads (or hashes) its sentences' rows
+                # and aligns its pairs, so no block's rows (~1 GB) travel between processes.
+                stored = _stored_rows(table, blocks, verifier.vectorizer, workers, self._track)
+                del table
+                _trim_heap()
+                try:
+                    done_blocks = [_verify_blocks(verifier, all_sentences, blocks, workers, self._track, folded,
+                                                  skip_related, self.config.keep_alignments, label, stored)]
+                finally:
+                    if stored is not None:
+                        stored.store.close()
             else:
+                del table
                 done_blocks = (_verify_parallel(verifier, all_sentences,
                                                 *_block_layout(verifier, all_sentences, block, full_matrix, workers),
                                                 block.tolist(), workers, self._track, folded, skip_related,
@@ -521,7 +533,8 @@ class Scanner:
 
         The TF-IDF rows of a block's sentences are the scan's largest allocation (word and char
         n-grams, about 3 KB a sentence); blocks bound it whatever the corpus size, at the cost of
-        hashing a document again in each block it appears in. Pairs are taken in an order in
+        reading a document's rows again (from the row store, or hashing them again without one)
+        in each block it appears in. Pairs are taken in an order in
         which neighbours in the candidate graph come together (`_local_order`), so that a
         document's pairs fall in few blocks.
         """
@@ -704,12 +717,65 @@ def _ready_to_fork() -> Iterator[None]:
         gc.unfreeze()
 
 
+@dataclass(slots=True)
+class _StoredRows:
+    """Every distinct sentence's TF-IDF row, hashed once for all verify blocks (`RowStore`),
+    and where each document's sentences are in it."""
+
+    store: RowStore
+    doc_starts: np.ndarray  # int64, n_docs + 1: a document's sentences are positions [start, end)
+    row_of: np.ndarray  # per sentence position: its text's row in the store (-1: not stored)
+    chars: np.ndarray  # per sentence position: len(sentence.text)
+
+    def layout(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence positions of the documents `order`, one document after another, and each
+        document's sentence count."""
+        counts = self.doc_starts[order + 1] - self.doc_starts[order]
+        return np.repeat(self.doc_starts[order], counts) + ranks_within(counts), counts
+
+
+def _stored_rows(table: SentenceTable, blocks: list[np.ndarray], vectorizer, workers: int,
+                 track: Callable) -> _StoredRows | None:
+    """Hash each distinct sentence text of the blocks' documents once, into a `RowStore` (or
+    None, with a warning, when the temporary folder cannot hold it: blocks then hash their
+    own). Texts are stored in the order the blocks first use them, so that a block's rows lie
+    close together in the file."""
+    counts = np.diff(table.starts)
+    docs = np.concatenate([np.unique(block.ravel()) for block in blocks])
+    ids = table.ids[np.repeat(table.starts[docs], counts[docs]) + ranks_within(counts[docs])]
+    distinct, first_use = np.unique(ids, return_index=True)
+    del ids
+    in_use_order = distinct[np.argsort(first_use, kind="stable")]
+    del distinct, first_use
+    row_of_id = np.full(len(table.texts), -1, dtype=np.int64)
+    row_of_id[in_use_order] = np.arange(len(in_use_order))
+    texts = table.texts
+    id_chars = np.zeros(len(texts), dtype=np.int64)
+    id_chars[table.ids] = table.chars
+    try:
+        with _ready_to_fork():
+            store = RowStore(vectorizer, (texts[i] for i in in_use_order.tolist()), len(in_use_order), workers,
+                             track=track, chars=int(id_chars[in_use_order].sum()))
+    except RowStoreError as error:
+        warnings.warn(f"dedup: {error}; each verify block hashes its own sentences instead", stacklevel=2)
+        return None
+    return _StoredRows(store, table.starts, row_of_id[table.ids], table.chars)
+
+
 def _block_layout(verifier: Verifier, sentences: SentenceStore, block: np.ndarray, full_matrix: sp.csr_matrix | None,
-                  jobs: int) -> tuple[tuple[sp.csr_matrix, np.ndarray], dict, np.ndarray]:
+                  jobs: int, stored: _StoredRows | None = None) -> tuple[tuple[sp.csr_matrix, np.ndarray], dict, np.ndarray]:
     """A block's sentences, document after document -> ((TF-IDF matrix, its row for each
     position of the layout), each document's (start, end) in the layout, each sentence's
-    length). Rows come from `full_matrix` when the corpus was hashed whole, else each distinct
-    sentence text of the block is hashed once, on `jobs` processes."""
+    length). Rows come from `full_matrix` when the corpus was hashed whole, or from `stored`
+    when the scan's sentences were hashed once for all blocks; else each distinct sentence
+    text of the block is hashed once, on `jobs` processes."""
+    if stored is not None:
+        docs = np.unique(block.ravel())
+        positions, counts = stored.layout(docs)
+        starts = np.zeros(len(docs) + 1, dtype=np.int64)
+        np.cumsum(counts, out=starts[1:])
+        rows = {i: (int(starts[k]), int(starts[k + 1])) for k, i in enumerate(docs.tolist())}
+        return stored.store.rows(stored.row_of[positions]), rows, stored.chars[positions].astype(np.float64)
     order = [int(i) for i in np.unique(block.ravel())]
     starts = np.concatenate([[0], np.cumsum(sentences.counts(order))])
     block_texts = [t for i in order for t in sentences.texts(i)]
@@ -733,9 +799,9 @@ def _verify_block(k: int) -> tuple[list, int, int, float]:
     """Verify block k on a forked worker: hash its sentences here, then align and label its
     pairs chunk by chunk (`_verify_chunk`'s result, summed over the chunks)."""
     global _VERIFY_STATE, _VERIFY_LABEL
-    verifier, sentences, blocks, texts, skip_related, keep_links, label = _BLOCKS_STATE
-    _VERIFY_STATE = _verify_state(verifier, sentences, *_block_layout(verifier, sentences, blocks[k], None, 1), texts,
-                                  skip_related, keep_links)
+    verifier, sentences, blocks, texts, skip_related, keep_links, label, stored = _BLOCKS_STATE
+    _VERIFY_STATE = _verify_state(verifier, sentences, *_block_layout(verifier, sentences, blocks[k], None, 1, stored),
+                                  texts, skip_related, keep_links)
     _VERIFY_LABEL = label
     try:
         with threadpool_limits(limits=1, user_api="blas"):
@@ -748,8 +814,9 @@ def _verify_block(k: int) -> tuple[list, int, int, float]:
 
 def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np.ndarray], workers: int,
                    track: Callable, texts: _FoldedTexts | None, skip_related: bool, keep_alignments: bool,
-                   label: Callable[[list], list]) -> _VerifiedBlock:
-    """Verify blocks of pairs on forked workers, one block a task (see `_verify_block`).
+                   label: Callable[[list], list], stored: _StoredRows | None = None) -> _VerifiedBlock:
+    """Verify blocks of pairs on forked workers, one block a task (see `_verify_block`); rows
+    come from `stored` when given.
 
     Hashing in the parent and sending each block's rows to the align workers cost more than
     the hashing itself: a 20k-sentence chunk's rows are 50 MB through a pipe (2 workers, 12
@@ -757,7 +824,7 @@ def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np
     back in order, so the result is the same whatever `workers` is.
     """
     global _BLOCKS_STATE
-    _BLOCKS_STATE = (verifier, sentences, blocks, texts, skip_related, keep_alignments, label)
+    _BLOCKS_STATE = (verifier, sentences, blocks, texts, skip_related, keep_alignments, label, stored)
     try:
         # A fresh worker per block (multiprocessing's Pool can fork one; ProcessPoolExecutor
         # cannot): a long-lived one keeps growing, as its caches fill and as it touches (and so

@@ -28,12 +28,27 @@ def _summary(result) -> list[tuple]:
     return [(p.a, p.b, p.relation, round(p.score, 4)) for p in result.pairs]
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs):
+@pytest.mark.parametrize("jobs, row_store", [(1, "unused"), (2, "used"), (2, "unwritable")])
+def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store):
     """Blocks verified one after another in this process (1 job), or each on a forked worker
-    that hashes its own sentences (2 jobs): the pairs of the corpus verified whole."""
+    (2 jobs) that reads its sentences' rows from the scan's row store, or hashes them itself
+    when the temporary folder cannot hold the store: the pairs of the corpus verified whole."""
+    from dedup.rowstore import RowStore
+
     docs = _corpus()
     whole = pipeline.Scanner(pipeline.ScanConfig(jobs=1, related=True)).scan(docs)
+
+    stores = []
+    if row_store == "unwritable":  # the temporary folder fills up while the rows are written
+        import errno
+
+        import dedup.rowstore as rowstore
+
+        def full(*_):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(rowstore, "_pwrite_all", full)
+    monkeypatch.setattr(pipeline, "RowStore", lambda *args, **kw: stores.append(RowStore(*args, **kw)) or stores[-1])
 
     monkeypatch.setattr(pipeline, "BLOCK_SENTENCES", 40)  # a few documents per block
     forked_blocks = []
@@ -50,10 +65,20 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs):
     all_pairs = _candidate_pairs(docs)
     blocks = list(scanner._pair_blocks(all_pairs, _sentences(docs), whole=False))
     assert len(blocks) > 1 and sum(len(b) for b in blocks) == len(all_pairs)
-    blocked = scanner.scan(docs)
+    if row_store == "unwritable":
+        with pytest.warns(UserWarning, match="No space left.*TMPDIR.*hashes its own sentences"):
+            blocked = scanner.scan(docs)
+    else:
+        blocked = scanner.scan(docs)
     assert _summary(blocked) == _summary(whole)
     assert any(p.relation == "rewrite" for p in blocked.pairs)
     assert (forked_blocks[0] > 1) if jobs > 1 else not forked_blocks
+    if row_store == "used":  # each distinct sentence of the paired documents hashed once, at most
+        sentences = _sentences(docs)
+        distinct = {s.text for d in range(len(docs)) for s in sentences[d]}
+        assert len(stores) == 1 and 0 < len(stores[0]) <= len(distinct)
+    else:
+        assert not stores
 
 
 def test_blocks_follow_the_candidate_graph_so_documents_are_hashed_fewer_times(monkeypatch):
