@@ -298,6 +298,40 @@ def pair_similarities(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
 
 
 @numba.njit(**_JIT)
+def summed_row_dots(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_columns: int, row_map: np.ndarray,
+                    a_lo: np.ndarray, a_hi: np.ndarray, b_lo: np.ndarray, b_hi: np.ndarray) -> np.ndarray:
+    """`pair_similarities`' totals without the matrices: the dot product of each pair's summed A
+    rows and summed B rows, which is the sum of its similarity matrix (another summation order).
+    A's sum is scattered once for consecutive pairs of one first document; each pair then costs
+    its entries, not the products of the columns its sentences share."""
+    n_pairs = len(a_lo)
+    totals = np.zeros(n_pairs, dtype=np.float64)
+    sums = np.zeros(n_columns, dtype=np.float64)
+    p = 0
+    while p < n_pairs:
+        q = p + 1
+        while q < n_pairs and a_lo[q] == a_lo[p] and a_hi[q] == a_hi[p]:
+            q += 1
+        for r in range(a_lo[p], a_hi[p]):
+            row = row_map[r]
+            for e in range(indptr[row], indptr[row + 1]):
+                sums[indices[e]] += data[e]
+        for t in range(p, q):
+            total = 0.0
+            for r in range(b_lo[t], b_hi[t]):
+                row = row_map[r]
+                for e in range(indptr[row], indptr[row + 1]):
+                    total += sums[indices[e]] * np.float64(data[e])
+            totals[t] = total
+        for r in range(a_lo[p], a_hi[p]):
+            row = row_map[r]
+            for e in range(indptr[row], indptr[row + 1]):
+                sums[indices[e]] = 0.0
+        p = q
+    return totals
+
+
+@numba.njit(**_JIT)
 def summed_row_norms(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_columns: int,
                      row_map: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """`verify.GroupSimilarities.norm` of each document: the norm of the sum of its sentence rows

@@ -860,10 +860,10 @@ def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: S
         return [], 0
     rows_a = np.array([rows[i] for i, _ in chunk], dtype=np.int64)
     rows_b = np.array([rows[j] for _, j in chunk], dtype=np.int64)
-    sims = chunk_similarities(*vectors, rows_a, rows_b)
-    # The prefilter: whole-document TF-IDF cosine (mean of word and char cosines).
-    floor = DOC_COSINE_FLOOR * sims.norms_a * sims.norms_b
-    kept = np.flatnonzero((sims.totals >= floor) & (floor > 0.0))
+    # The prefilter: whole-document TF-IDF cosine (mean of word and char cosines); the pairs
+    # below DOC_COSINE_FLOOR get no similarity matrix.
+    sims = chunk_similarities(*vectors, rows_a, rows_b, DOC_COSINE_FLOOR)
+    kept = sims.kept
     prefiltered = len(chunk) - len(kept)
     if skip_related:
         cannot = _cannot_be_derived_all(verifier, sims, row_chars, rows_a[:, 0], rows_b[:, 0], kept)

@@ -176,6 +176,17 @@ def test_similarity_kernels_equal_numpy_paths(monkeypatch):
     assert 0 < verdicts.sum() < len(todo) and not verdicts[1::2].any()  # both verdicts occur; others untouched
     assert (compiled.flat == 1.0).any() and len(compiled.flat) > 10_000  # copied sentences; not a toy size
 
+    # With a cosine floor, pairs below it get no matrix; the kept pairs' matrices are the same.
+    floor = float(np.median(compiled.totals / (compiled.norms_a * compiled.norms_b)))
+    kept = chunk_similarities(matrix, row_map, rows_a, rows_b, floor)
+    with jit.numpy_only():
+        kept_reference = chunk_similarities(matrix, row_map, rows_a, rows_b, floor)
+    np.testing.assert_array_equal(kept.kept, kept_reference.kept)
+    assert 0 < len(kept.kept) < len(pairs) and len(kept.flat) < len(compiled.flat)
+    np.testing.assert_allclose(kept.totals, reference.totals, rtol=1e-12)
+    for p in kept.kept.tolist():
+        np.testing.assert_array_equal(kept.matrix(p), reference.matrix(p))
+
 
 def test_longest_insertion_kernel_equals_difflib():
     from dedup import _kernels
