@@ -110,18 +110,16 @@ def derivation_score(f: PairFeatures) -> float:
     return float(max(scores))
 
 
-def label(text_a: str, text_b: str, f: PairFeatures, identical: bool = False,
-          same_text: bool | None = None) -> tuple[str, float]:
+def label(text_a: str, text_b: str, f: PairFeatures, same_text: bool | None = None) -> tuple[str, float]:
     """Relation label and score from the cleaned texts and the pair's features.
 
-    `identical`: the two texts were the same before the corpus' boilerplate lines were dropped.
-    Those lines are learnt per source, so a copy credited to another outlet can keep a line
-    that its source's documents lose: still `exact`. `same_text`: the caller has already
-    compared the `normalised` texts, or knows the pair is `exact` (a scan folds each text once,
-    not once per pair).
+    `same_text`: whether the pair is `exact`, when the caller knows (None: compare the
+    `normalised` texts here). A scan knows more than the cleaned texts say: two texts that were
+    the same before the corpus' boilerplate lines were dropped are `exact` too, since those
+    lines are learnt per source and a copy credited to another outlet can keep a line that its
+    source's documents lose; and it folds each text once, not once per pair.
     """
-    if text_a.strip() and (identical or (same_text if same_text is not None
-                                         else normalised(text_a) == normalised(text_b))):
+    if text_a.strip() and (same_text if same_text is not None else normalised(text_a) == normalised(text_b)):
         return "exact", 1.0
     score = derivation_score(f)
     best_coverage = max(f.coverage_a, f.coverage_b)
@@ -246,7 +244,7 @@ def direction(doc_a: Document, doc_b: Document, text_a: str, text_b: str) -> tup
 
 
 def relate_pair(doc_a: Document, doc_b: Document, text_a: str, text_b: str, features: PairFeatures,
-                identical: bool = False, same_text: bool | None = None) -> Relation:
+                same_text: bool | None = None) -> Relation:
     """Label, score and direction of one verified pair (direction only for derived pairs).
 
     Once dates say which side is the derivative, a copy whose derivative is mostly new text is
@@ -255,7 +253,7 @@ def relate_pair(doc_a: Document, doc_b: Document, text_a: str, text_b: str, feat
     kept (a cut-down copy). Coverage alone cannot tell these apart: both have one side covered
     and the other not. Undated pairs keep `label`'s verdict: specificity is too weak a guide.
     """
-    relation, score = label(text_a, text_b, features, identical, same_text)
+    relation, score = label(text_a, text_b, features, same_text)
     source = derivative = reason = None
     if relation in DERIVED:
         source, derivative, reason = direction(doc_a, doc_b, text_a, text_b)
