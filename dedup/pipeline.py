@@ -727,11 +727,12 @@ class _StoredRows:
     row_of: np.ndarray  # per sentence position: its text's row in the store (-1: not stored)
     chars: np.ndarray  # per sentence position: len(sentence.text)
 
-    def layout(self, order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Sentence positions of the documents `order`, one document after another, and each
-        document's sentence count."""
-        counts = self.doc_starts[order + 1] - self.doc_starts[order]
-        return np.repeat(self.doc_starts[order], counts) + ranks_within(counts), counts
+
+def _sentence_positions(doc_starts: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Positions of the sentences of documents `docs`, one document after another, where a
+    document's sentences are positions doc_starts[d]:doc_starts[d + 1]."""
+    counts = doc_starts[docs + 1] - doc_starts[docs]
+    return np.repeat(doc_starts[docs], counts) + ranks_within(counts)
 
 
 def _stored_rows(table: SentenceTable, blocks: list[np.ndarray], vectorizer, workers: int,
@@ -740,9 +741,8 @@ def _stored_rows(table: SentenceTable, blocks: list[np.ndarray], vectorizer, wor
     None, with a warning, when the temporary folder cannot hold it: blocks then hash their
     own). Texts are stored in the order the blocks first use them, so that a block's rows lie
     close together in the file."""
-    counts = np.diff(table.starts)
     docs = np.concatenate([np.unique(block.ravel()) for block in blocks])
-    ids = table.ids[np.repeat(table.starts[docs], counts[docs]) + ranks_within(counts[docs])]
+    ids = table.ids[_sentence_positions(table.starts, docs)]
     distinct, first_use = np.unique(ids, return_index=True)
     del ids
     in_use_order = distinct[np.argsort(first_use, kind="stable")]
@@ -769,25 +769,21 @@ def _block_layout(verifier: Verifier, sentences: SentenceStore, block: np.ndarra
     length). Rows come from `full_matrix` when the corpus was hashed whole, or from `stored`
     when the scan's sentences were hashed once for all blocks; else each distinct sentence
     text of the block is hashed once, on `jobs` processes."""
-    if stored is not None:
-        docs = np.unique(block.ravel())
-        positions, counts = stored.layout(docs)
-        starts = np.zeros(len(docs) + 1, dtype=np.int64)
-        np.cumsum(counts, out=starts[1:])
-        rows = {i: (int(starts[k]), int(starts[k + 1])) for k, i in enumerate(docs.tolist())}
-        return stored.store.rows(stored.row_of[positions]), rows, stored.chars[positions].astype(np.float64)
-    order = [int(i) for i in np.unique(block.ravel())]
+    docs = np.unique(block.ravel())
+    order = docs.tolist()
     starts = np.concatenate([[0], np.cumsum(sentences.counts(order))])
+    rows = {i: (int(starts[k]), int(starts[k + 1])) for k, i in enumerate(order)}
+    if stored is not None:
+        positions = _sentence_positions(stored.doc_starts, docs)
+        return stored.store.rows(stored.row_of[positions]), rows, stored.chars[positions].astype(np.float64)
     block_texts = [t for i in order for t in sentences.texts(i)]
     row_chars = np.fromiter(map(len, block_texts), dtype=np.float64, count=len(block_texts))
     if full_matrix is not None:
-        doc_starts = np.concatenate([[0], np.cumsum(sentences.counts())])
-        row_map = np.concatenate([np.arange(doc_starts[i], doc_starts[i + 1]) for i in order])
+        row_map = _sentence_positions(np.concatenate([[0], np.cumsum(sentences.counts())]), docs)
         matrix = full_matrix
     else:
         matrix, row_map = _distinct_rows(verifier.vectorizer, block_texts, jobs)
     del block_texts
-    rows = {i: (int(starts[k]), int(starts[k + 1])) for k, i in enumerate(order)}
     return (matrix, row_map), rows, row_chars
 
 

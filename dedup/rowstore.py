@@ -18,7 +18,7 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -121,7 +121,8 @@ class RowStore:
     def _advice(directory: str | None, error: OSError | str) -> str:
         where = directory or tempfile.gettempdir()
         reason = error if isinstance(error, str) else error.strerror or error
-        return f"cannot keep sentence vectors in a temporary file in {where}: {reason}; set TMPDIR to a folder with room"
+        return (f"cannot keep sentence vectors in a temporary file in {where}: {reason}; "
+                f"set TMPDIR to a folder with room")
 
     def __len__(self) -> int:
         return len(self.entries)
