@@ -40,7 +40,7 @@ from dedup.textstore import TextsById, spill_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
 from dedup.jit import loaded_kernel
-from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, PairFeatures, Sentence,
+from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, LayoutDocuments, PairFeatures, Sentence,
                           SentenceStore, Verifier, chunk_similarities, packed_spans, stack_rows)
 from dedup.workers import bounded_map, close_pools, worker_pool
 
@@ -691,7 +691,7 @@ def _align_and_label(chunk: list[tuple[int, int]]) -> tuple[list, int, int, floa
     return reported, len(evidence), prefiltered, time.perf_counter() - start
 
 
-def _verify_state(verifier: Verifier, sentences: SentenceStore, vectors: tuple[sp.csr_matrix, np.ndarray], rows: dict,
+def _verify_state(verifier: Verifier, sentences: SentenceStore, vectors: _Vectors, rows: dict,
                   row_chars: np.ndarray, texts: _FoldedTexts | None, skip_related: bool, keep_links: bool) -> tuple:
     """`_verify_pairs`' arguments after the chunk, as `_VERIFY_STATE` holds them (skipping needs
     the texts, for the exact-text test)."""
@@ -715,6 +715,16 @@ def _ready_to_fork() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+@dataclass(slots=True)
+class _Vectors:
+    """A verify layout's sentence vectors: sentence k is row row_map[k] of `matrix`; `documents`
+    holds each document's norm and neighbour dots (None without the compiled kernels)."""
+
+    matrix: sp.csr_matrix
+    row_map: np.ndarray
+    documents: LayoutDocuments | None
 
 
 @dataclass(slots=True)
@@ -763,28 +773,31 @@ def _stored_rows(table: SentenceTable, blocks: list[np.ndarray], vectorizer, wor
 
 
 def _block_layout(verifier: Verifier, sentences: SentenceStore, block: np.ndarray, full_matrix: sp.csr_matrix | None,
-                  jobs: int, stored: _StoredRows | None = None) -> tuple[tuple[sp.csr_matrix, np.ndarray], dict, np.ndarray]:
+                  jobs: int, stored: _StoredRows | None = None) -> tuple[_Vectors, dict, np.ndarray]:
     """A block's sentences, document after document -> ((TF-IDF matrix, its row for each
-    position of the layout), each document's (start, end) in the layout, each sentence's
-    length). Rows come from `full_matrix` when the corpus was hashed whole, or from `stored`
-    when the scan's sentences were hashed once for all blocks; else each distinct sentence
-    text of the block is hashed once, on `jobs` processes."""
+    position of the layout, the documents' norms and neighbour dots), each document's (start,
+    end) in the layout, each sentence's length). Rows come from `full_matrix` when the corpus
+    was hashed whole, or from `stored` when the scan's sentences were hashed once for all
+    blocks; else each distinct sentence text of the block is hashed once, on `jobs` processes."""
     docs = np.unique(block.ravel())
     order = docs.tolist()
     starts = np.concatenate([[0], np.cumsum(sentences.counts(order))])
     rows = {i: (int(starts[k]), int(starts[k + 1])) for k, i in enumerate(order)}
     if stored is not None:
         positions = _sentence_positions(stored.doc_starts, docs)
-        return stored.store.rows(stored.row_of[positions]), rows, stored.chars[positions].astype(np.float64)
-    block_texts = [t for i in order for t in sentences.texts(i)]
-    row_chars = np.fromiter(map(len, block_texts), dtype=np.float64, count=len(block_texts))
-    if full_matrix is not None:
-        row_map = _sentence_positions(np.concatenate([[0], np.cumsum(sentences.counts())]), docs)
-        matrix = full_matrix
+        matrix, row_map = stored.store.rows(stored.row_of[positions])
+        row_chars = stored.chars[positions].astype(np.float64)
     else:
-        matrix, row_map = _distinct_rows(verifier.vectorizer, block_texts, jobs)
-    del block_texts
-    return (matrix, row_map), rows, row_chars
+        block_texts = [t for i in order for t in sentences.texts(i)]
+        row_chars = np.fromiter(map(len, block_texts), dtype=np.float64, count=len(block_texts))
+        if full_matrix is not None:
+            row_map = _sentence_positions(np.concatenate([[0], np.cumsum(sentences.counts())]), docs)
+            matrix = full_matrix
+        else:
+            matrix, row_map = _distinct_rows(verifier.vectorizer, block_texts, jobs)
+        del block_texts
+    documents = LayoutDocuments.of_rows(matrix, row_map, np.stack([starts[:-1], starts[1:]], axis=1))
+    return _Vectors(matrix, row_map, documents), rows, row_chars
 
 
 # State shared with forked block workers (read-only, inherited copy-on-write, never pickled).
@@ -847,18 +860,18 @@ def _verified(done: list[tuple[list, int, int, float]], sentences: SentenceStore
 
 
 def _verify_pairs(chunk: list[tuple[int, int]], verifier: Verifier, sentences: SentenceStore,
-                  vectors: tuple[sp.csr_matrix, np.ndarray], rows: dict, row_chars: np.ndarray,
+                  vectors: _Vectors, rows: dict, row_chars: np.ndarray,
                   texts: _FoldedTexts | None, skip_related: bool, keep_links: bool = True) -> tuple[list, int]:
     """`_verify_chunk`'s work. The block's sentences are laid out document after document
-    (`rows[doc]` is a document's (start, end) there); `vectors` = (TF-IDF matrix, its row for
-    each position of the layout); `row_chars[k]` is the length of sentence k's text."""
+    (`rows[doc]` is a document's (start, end) there; `vectors` holds their TF-IDF rows);
+    `row_chars[k]` is the length of sentence k's text."""
     if not chunk:
         return [], 0
     rows_a = np.array([rows[i] for i, _ in chunk], dtype=np.int64)
     rows_b = np.array([rows[j] for _, j in chunk], dtype=np.int64)
     # The prefilter: whole-document TF-IDF cosine (mean of word and char cosines); the pairs
     # below DOC_COSINE_FLOOR get no similarity matrix.
-    sims = chunk_similarities(*vectors, rows_a, rows_b, DOC_COSINE_FLOOR)
+    sims = chunk_similarities(vectors.matrix, vectors.row_map, rows_a, rows_b, DOC_COSINE_FLOOR, vectors.documents)
     kept = sims.kept
     prefiltered = len(chunk) - len(kept)
     if skip_related:
@@ -949,7 +962,7 @@ def _cannot_be_derived_all(verifier: Verifier, sims: ChunkSimilarities, row_char
     return out
 
 
-def _verify_parallel(verifier: Verifier, sentences: SentenceStore, vectors: tuple[sp.csr_matrix, np.ndarray],
+def _verify_parallel(verifier: Verifier, sentences: SentenceStore, vectors: _Vectors,
                      rows: dict, row_chars: np.ndarray, pairs: list[tuple[int, int]], workers: int,
                      track: Callable, texts: _FoldedTexts | None, skip_related: bool, keep_alignments: bool,
                      label: Callable[[list], list]) -> _VerifiedBlock:

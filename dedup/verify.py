@@ -852,6 +852,57 @@ class ChunkSimilarities:
         return self.flat[self.offsets[p]:self.offsets[p + 1]].reshape(int(self.n_a[p]), int(self.n_b[p]))
 
 
+@dataclass(slots=True)
+class LayoutDocuments:
+    """Per document of a verify layout, what every chunk of its pairs reads: the norm of its
+    summed sentence rows (the prefilter's cosine) and its `_adjacent_dots` (merges). A verify
+    block makes them once for all its chunks (`of_rows`): made per chunk, a document paired in
+    several chunks was summed again in each, and the two kernels were a tenth of corpus-1m's
+    block time."""
+
+    lo: np.ndarray  # int64, sorted: the non-empty documents' first layout rows
+    norms: np.ndarray  # float64 per document
+    dots: np.ndarray  # float64, every document's adjacent dots end to end
+    dot_offsets: np.ndarray  # int64, n_documents + 1
+
+    @classmethod
+    def of_rows(cls, matrix: sp.csr_matrix, row_map: np.ndarray, rows: np.ndarray) -> "LayoutDocuments | None":
+        """The documents whose sentences are layout rows (lo, hi), sentence k being row row_map[k]
+        of `matrix`; None without the compiled kernels (the numpy path makes its own)."""
+        rows = np.unique(np.asarray(rows, dtype=np.int64).reshape(-1, 2), axis=0)
+        rows = rows[rows[:, 1] > rows[:, 0]]  # in one layout, documents with rows differ in their first
+        norms_kernel, dots_kernel = kernel("summed_row_norms", int(matrix.nnz)), kernel("adjacent_dots", int(matrix.nnz))
+        if norms_kernel is None or dots_kernel is None:
+            return None
+        csr = (matrix.indptr, matrix.indices, matrix.data, matrix.shape[1], np.asarray(row_map, dtype=np.int64))
+        dots, dot_offsets = dots_kernel(*csr, rows[:, 0], rows[:, 1])
+        return cls(rows[:, 0].copy(), norms_kernel(*csr, rows[:, 0], rows[:, 1]), dots, dot_offsets)
+
+    def _find(self, lo: np.ndarray) -> np.ndarray:
+        """Index of the documents starting at rows `lo`; KeyError for a row no document starts at."""
+        found = np.minimum(np.searchsorted(self.lo, lo), max(0, len(self.lo) - 1))
+        if not len(self.lo) or (self.lo[found] != lo).any():
+            raise KeyError("LayoutDocuments: a document outside the layout")
+        return found
+
+    def norms_of(self, rows: np.ndarray) -> np.ndarray:
+        """Norms of the documents with rows (lo, hi) (0 for an empty one)."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+        full = rows[:, 1] > rows[:, 0]
+        norms = np.zeros(len(rows), dtype=np.float64)
+        if full.any():
+            norms[full] = self.norms[self._find(rows[full, 0])]
+        return norms
+
+    def adjacent(self, rows: tuple[int, int]) -> np.ndarray:
+        """`_adjacent_dots` of the document with rows (lo, hi)."""
+        lo, hi = rows
+        if hi <= lo:
+            return np.zeros(1)
+        d = int(self._find(np.array([lo]))[0])
+        return self.dots[self.dot_offsets[d]:self.dot_offsets[d + 1]]
+
+
 def cosine_kept(totals: np.ndarray, norms_a: np.ndarray, norms_b: np.ndarray, floor: float | None) -> np.ndarray:
     """Indices of the pairs whose whole-document cosine (totals over the norms' product) is at
     least `floor` (a pair with an empty side never is); all pairs when `floor` is None."""
@@ -862,7 +913,8 @@ def cosine_kept(totals: np.ndarray, norms_a: np.ndarray, norms_b: np.ndarray, fl
 
 
 def chunk_similarities(matrix: sp.csr_matrix, row_map: np.ndarray, rows_a: np.ndarray,
-                       rows_b: np.ndarray, floor: float | None = None) -> ChunkSimilarities:
+                       rows_b: np.ndarray, floor: float | None = None,
+                       documents: LayoutDocuments | None = None) -> ChunkSimilarities:
     """Similarities of pairs whose sentences are rows_a[p] = (lo, hi) and rows_b[p] of a layout in
     which sentence k is row row_map[k] of `matrix` (each distinct sentence text has one row).
     With a cosine `floor`, pairs below it (`cosine_kept`) get no matrix: the compiled path finds
@@ -874,22 +926,21 @@ def chunk_similarities(matrix: sp.csr_matrix, row_map: np.ndarray, rows_a: np.nd
     kernel (`dedup._kernels.pair_similarities`) takes the whole chunk in one call; without it,
     the chunk's documents are copied out as a matrix of their own and `GroupSimilarities` takes a
     group at a time. Both give the same rounded similarities (sums in another order differ by
-    ~1e-16, far below the 1e-6 rounding).
+    ~1e-16, far below the 1e-6 rounding). `documents`, when given, holds the documents' norms
+    and neighbour dots for the compiled path (a verify block makes them once for its chunks).
     """
     rows_a = np.asarray(rows_a, dtype=np.int64).reshape(-1, 2)
     rows_b = np.asarray(rows_b, dtype=np.int64).reshape(-1, 2)
     row_map = np.asarray(row_map, dtype=np.int64)
     n_a, n_b = rows_a[:, 1] - rows_a[:, 0], rows_b[:, 1] - rows_b[:, 0]
-    docs, inverse = np.unique(np.concatenate([rows_a, rows_b]), axis=0, return_inverse=True)
-    inverse = inverse.ravel()
-    position = {rows: k for k, rows in enumerate(map(tuple, docs.tolist()))}  # a document's rows -> its index
     lengths = np.diff(matrix.indptr)
     work = int(lengths[row_map[np.repeat(rows_b[:, 0], n_b) + ranks_within(n_b)]].sum())
     compiled = kernel("pair_similarities", work)
-    if compiled is not None:
+    if compiled is not None and documents is None:
+        documents = LayoutDocuments.of_rows(matrix, row_map, np.concatenate([rows_a, rows_b]))
+    if compiled is not None and documents is not None:
         csr = (matrix.indptr, matrix.indices, matrix.data, matrix.shape[1], row_map)
-        norms = kernel("summed_row_norms", work)(*csr, docs[:, 0], docs[:, 1])[inverse]
-        norms_a, norms_b = norms[:len(rows_a)], norms[len(rows_a):]
+        norms_a, norms_b = documents.norms_of(rows_a), documents.norms_of(rows_b)
         if floor is None:
             flat, offsets, totals = compiled(*csr, rows_a[:, 0], rows_a[:, 1], rows_b[:, 0], rows_b[:, 1])
             kept = cosine_kept(totals, norms_a, norms_b, None)
@@ -901,14 +952,11 @@ def chunk_similarities(matrix: sp.csr_matrix, row_map: np.ndarray, rows_a: np.nd
             cells[kept] = np.diff(kept_offsets)
             offsets = np.zeros(len(rows_a) + 1, dtype=np.int64)
             np.cumsum(cells, out=offsets[1:])
-        dots, dot_offsets = kernel("adjacent_dots", work)(*csr, docs[:, 0], docs[:, 1])
-
-        def adjacent(rows: tuple[int, int]) -> np.ndarray:
-            k = position[tuple(rows)]
-            return dots[dot_offsets[k]:dot_offsets[k + 1]]
-
-        return ChunkSimilarities(flat, offsets, n_a, n_b, totals, norms_a, norms_b, adjacent, kept)
+        return ChunkSimilarities(flat, offsets, n_a, n_b, totals, norms_a, norms_b, documents.adjacent, kept)
     # The numpy path: the chunk's documents as consecutive rows of a local matrix.
+    docs, inverse = np.unique(np.concatenate([rows_a, rows_b]), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    position = {rows: k for k, rows in enumerate(map(tuple, docs.tolist()))}  # a document's rows -> its index
     sizes = docs[:, 1] - docs[:, 0]
     local = matrix[row_map[np.repeat(docs[:, 0], sizes) + ranks_within(sizes)]]
     local_starts = np.concatenate([[0], np.cumsum(sizes)])

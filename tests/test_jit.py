@@ -187,6 +187,29 @@ def test_similarity_kernels_equal_numpy_paths(monkeypatch):
     for p in kept.kept.tolist():
         np.testing.assert_array_equal(kept.matrix(p), reference.matrix(p))
 
+    # The block's documents made once (`LayoutDocuments`, of every document of the layout, some
+    # of them empty and some in no pair) give each chunk the same norms, dots and kept pairs.
+    from dedup.verify import LayoutDocuments
+    layout = np.stack([starts[:-1], starts[1:]], axis=1)
+    empty = np.array([[starts[3], starts[3]]])  # an empty document shares its first row with another
+    layout = np.concatenate([layout[:3], empty, layout[3:]])
+    documents = LayoutDocuments.of_rows(matrix, row_map, layout)
+    assert documents is not None and len(documents.lo) == len(layout) - 1
+    assert documents.norms_of(empty)[0] == 0.0 and documents.norms_of(layout[4:5])[0] > 0.0
+    with_empty = (np.concatenate([rows_a, np.repeat(empty, 2, axis=0)]), np.concatenate([layout[4:6], rows_b]))
+    for side_a, side_b in ((rows_a, rows_b), (rows_a[5:40], rows_b[5:40]), with_empty):
+        shared = chunk_similarities(matrix, row_map, side_a, side_b, floor, documents)
+        alone = chunk_similarities(matrix, row_map, side_a, side_b, floor)
+        np.testing.assert_array_equal(shared.kept, alone.kept)
+        np.testing.assert_array_equal(shared.flat, alone.flat)
+        np.testing.assert_array_equal(shared.norms_a, alone.norms_a)
+        np.testing.assert_array_equal(shared.norms_b, alone.norms_b)
+        for rows in np.unique(np.concatenate([side_a, side_b]), axis=0).tolist():
+            np.testing.assert_allclose(shared.adjacent(rows), alone.adjacent(rows), rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(documents.adjacent(empty[0].tolist()), np.zeros(1))
+    with pytest.raises(KeyError):  # a document in no pair of the chunk, asked of the chunk's own
+        chunk_similarities(matrix, row_map, rows_a[:1], rows_b[:1], floor).adjacent(layout[-1].tolist())
+
 
 def test_longest_insertion_kernel_equals_difflib():
     from dedup import _kernels
