@@ -768,7 +768,9 @@ def ngram_rows(points: np.ndarray, buffer: np.ndarray, byte_at: np.ndarray, is_a
     20k corpus-100k sentences (3M characters) the kernel took 0.52 s hashing every window,
     0.42 s with the word table (best of 8)."""
     n_rows = len(row_starts)
-    counts = np.zeros(n_features, dtype=np.int64)
+    # int32: a count is at most a row's characters, and the dense scratch (1 MB at 2^18
+    # columns) stays nearer the cache than int64's 2 MB (kernel ~5% faster on corpus-1m text).
+    counts = np.zeros(n_features, dtype=np.int32)
     touched = np.empty(n_features, dtype=np.int64)
     scratch = np.zeros(len(buffer) + 8, dtype=np.uint8)  # "w1 w2" of a bigram, contiguous
     word_indptr = np.zeros(n_rows + 1, dtype=np.int64)
