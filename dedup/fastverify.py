@@ -28,6 +28,7 @@ linked sentence (`VerbatimFacts.fill`: a few regex searches each).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,36 @@ _SURE_CONTENT = re.compile(r"[0-9]|[a-z]{%d,}" % (max(len(w) for w in STOPWORDS)
 PAIR_CHUNK = 200_000
 
 
+class SentenceTexts(Sequence[str]):
+    """The distinct sentence texts by id, read from the first document that holds each when
+    asked: the table holds no strings (interning corpus-1m's 3.6M distinct sentences in a dict
+    held ~1 GB and took 14 s of the parent's time, most of it reading documents again)."""
+
+    def __init__(self, sentences: SentenceStore, starts: np.ndarray, first: np.ndarray) -> None:
+        self.sentences = sentences
+        self.starts = starts  # n_docs + 1 offsets of the documents' sentence positions
+        self.first = first  # per id: the position of its first occurrence
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def __getitem__(self, k):  # type: ignore[override]
+        if isinstance(k, slice):
+            return list(self.many(np.arange(len(self))[k]))
+        return next(self.many([k]))
+
+    def many(self, ids) -> Iterator[str]:
+        """The texts of `ids`, in order; each run of ids from one document reads it once (ids
+        are numbered in order of first occurrence, so ascending ids come document by document)."""
+        positions = self.first[np.asarray(ids, dtype=np.int64)]
+        docs = np.searchsorted(self.starts, positions, side="right") - 1
+        current, texts = -1, []
+        for position, doc in zip(positions.tolist(), docs.tolist()):
+            if doc != current:
+                current, texts = doc, self.sentences.texts(doc)
+            yield texts[position - int(self.starts[doc])]
+
+
 @dataclass(slots=True)
 class SentenceTable:
     """Every document's sentences as arrays: a shared id per distinct sentence text."""
@@ -52,7 +83,7 @@ class SentenceTable:
     ids: np.ndarray  # int64, sentence text id, documents' sentences laid end to end
     starts: np.ndarray  # int64, n_docs + 1 offsets into `ids`
     chars: np.ndarray  # int64, len(sentence.text): the verifier's coverage weights
-    texts: list[str]  # distinct sentence texts, indexed by id
+    texts: SentenceTexts  # distinct sentence texts, indexed by id
     distinct: np.ndarray  # bool per document: no sentence text repeated in it
 
     @property
@@ -61,11 +92,26 @@ class SentenceTable:
 
 
 def sentence_table(sentences: SentenceStore) -> SentenceTable:
-    """Intern the sentence texts (exact string equality, no hash collisions) and lay them out."""
-    index: dict[str, int] = {}
-    ids = np.fromiter((index.setdefault(text, len(index)) for k in range(len(sentences)) for text in sentences.texts(k)),
-                      dtype=np.int64)
-    chars = np.fromiter(map(len, index), dtype=np.int64, count=len(index))[ids]
+    """Number the distinct sentence texts (in order of first occurrence) and lay them out.
+
+    Texts are told apart by their 128-bit xxh3 digests (`SentenceStore.keys`, made on the split
+    workers): two different sentences share one with probability ~n^2 / 2^129, about 1e-26 for
+    the 3.6M distinct sentences of a million articles. Equal 64-bit halves with unequal other
+    halves are caught, and then the whole digests are compared.
+    """
+    keys = [sentences.keys(k) for k in range(len(sentences))]
+    digests = np.frombuffer(b"".join([d for d, _ in keys]), dtype=np.uint64).reshape(-1, 2)
+    chars = np.frombuffer(b"".join([c for _, c in keys]), dtype=np.int32).astype(np.int64)
+    del keys
+    _, first, inverse = np.unique(digests[:, 0], return_index=True, return_inverse=True)
+    inverse = inverse.ravel()
+    if (digests[first[inverse], 1] != digests[:, 1]).any():  # a 64-bit collision: use all 128 bits
+        _, first, inverse = np.unique(digests, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+    by_first = np.argsort(first)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[by_first] = np.arange(len(first))
+    ids = rank[inverse]
     counts = sentences.counts()
     starts = np.zeros(len(sentences) + 1, dtype=np.int64)
     np.cumsum(counts, out=starts[1:])
@@ -74,7 +120,7 @@ def sentence_table(sentences: SentenceStore) -> SentenceTable:
     repeated = (owner[order][1:] == owner[order][:-1]) & (ids[order][1:] == ids[order][:-1])
     distinct = np.ones(len(sentences), dtype=bool)
     distinct[owner[order][1:][repeated]] = False
-    return SentenceTable(ids, starts, chars, list(index), distinct)
+    return SentenceTable(ids, starts, chars, SentenceTexts(sentences, starts, first[by_first]), distinct)
 
 
 @dataclass(slots=True)
@@ -105,9 +151,7 @@ class VerbatimFacts:
         """Compute the facts of the sentence ids not seen yet (a few regex searches each)."""
         todo = np.unique(ids)
         todo = todo[np.isnan(self.fidelity[todo])]
-        texts = self.table.texts
-        for k in todo.tolist():
-            text = texts[k]
+        for k, text in zip(todo.tolist(), self.table.texts.many(todo)):
             lower = text.lower()
             has_token = _ANY_TOKEN.search(lower) is not None
             # A digit or a run of 9+ letters is part of a token no stopword matches; only

@@ -41,7 +41,7 @@ from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINK
                           earliest, normalised, relate_pair)
 from dedup.jit import loaded_kernel
 from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, LayoutDocuments, PairFeatures, Sentence,
-                          SentenceStore, Verifier, chunk_similarities, packed_spans, stack_rows)
+                          SentenceStore, Verifier, chunk_similarities, packed_spans, split_with_keys, stack_rows)
 from dedup.workers import bounded_map, close_pools, worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
@@ -218,9 +218,10 @@ def _distinct_rows(vectorizer, sentences: list[str], jobs: int) -> tuple[sp.csr_
     return stack_rows(vectorizer.transform_chunks(distinct, jobs), len(distinct), 2 * vectorizer.n_features), ids
 
 
-def _split_texts(texts: list[str]) -> list[bytes]:
-    """Sentence spans of each text (worker side), packed: a few bytes to send back, not objects."""
-    return [packed_spans(text) for text in texts]
+def _split_texts(texts: list[str]) -> list[tuple[bytes, tuple[bytes, bytes]]]:
+    """Sentence spans of each text and their sentences' keys (worker side), packed: a few bytes
+    to send back, not objects (see `split_with_keys`)."""
+    return [split_with_keys(text) for text in texts]
 
 
 def _estimate_at_least(pairs: np.ndarray, sigs: np.ndarray, floor: float) -> np.ndarray:
@@ -428,6 +429,7 @@ class Scanner:
             # and so does the row store of a scan verified in forked blocks.
             table = sentence_table(all_sentences) if len(pairs) and (
                 self.config.fast_verify or (full_matrix is None and forked)) else None
+            all_sentences.forget_keys()
             if self.config.fast_verify and table is not None:
                 verdicts = decide(pairs, table, VerbatimFacts(table, verifier.vectorizer.word_weight), DOC_COSINE_FLOOR)
                 relate([(i, j, None, f) for (i, j), f in zip(verdicts.pairs.tolist(), verdicts.features)])
@@ -523,8 +525,8 @@ class Scanner:
             return
         chunks = ([texts[k] for k in todo[lo:lo + SPLIT_CHUNK]] for lo in range(0, len(todo), SPLIT_CHUNK))
         done = bounded_map(worker_pool(jobs), _split_texts, chunks, 4 * jobs)  # texts made as they are sent
-        for k, packed in zip(todo, (doc for part in done for doc in part)):
-            sentences.put(k, packed)
+        for k, (packed, keys) in zip(todo, (doc for part in done for doc in part)):
+            sentences.put(k, packed, keys)
 
     def _pair_blocks(self, pairs: np.ndarray, all_sentences: SentenceStore, whole: bool,
                      budget: int | None = None):
@@ -759,12 +761,11 @@ def _stored_rows(table: SentenceTable, blocks: list[np.ndarray], vectorizer, wor
     del distinct, first_use
     row_of_id = np.full(len(table.texts), -1, dtype=np.int64)
     row_of_id[in_use_order] = np.arange(len(in_use_order))
-    texts = table.texts
-    id_chars = np.zeros(len(texts), dtype=np.int64)
+    id_chars = np.zeros(len(table.texts), dtype=np.int64)
     id_chars[table.ids] = table.chars
     try:
         with _ready_to_fork():
-            store = RowStore(vectorizer, (texts[i] for i in in_use_order.tolist()), len(in_use_order), workers,
+            store = RowStore(vectorizer, table.texts.many(in_use_order), len(in_use_order), workers,
                              track=track, chars=int(id_chars[in_use_order].sum()))
     except RowStoreError as error:
         warnings.warn(f"dedup: {error}; each verify block hashes its own sentences instead", stacklevel=2)

@@ -28,6 +28,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfTransformer
 from sklearn.preprocessing import normalize
 from sklearn.utils import murmurhash3_32
+from xxhash import xxh3_128_digest
 
 from dedup.fingerprint import ranks_within
 from dedup.fidelity import figures, fidelity, link_feature_rows
@@ -232,6 +233,29 @@ def _spans_folded(text: str) -> bool:
             and not any(space in text for space in _ASCII_SPACE_BUT_SPACE_NEWLINE))
 
 
+def span_texts(text: str, spans: list[tuple[int, int]], folded: bool | None = None) -> list[str]:
+    """The sentence texts of `text`'s spans: each with its whitespace folded, or sliced as it is
+    when `folded` (`_spans_folded(text)`, found when None)."""
+    if folded is None:
+        folded = _spans_folded(text)
+    if folded:
+        return [text[start:end] for start, end in spans]
+    return [" ".join(text[start:end].split()) for start, end in spans]
+
+
+def sentence_keys(sentences: list[str]) -> tuple[bytes, bytes]:
+    """(the 16-byte xxh3-128 digest of each sentence text, end to end; their lengths as int32):
+    what `SentenceStore.keys` holds, so that equal texts can be found without holding them."""
+    digests = b"".join([xxh3_128_digest(t.encode("utf-8", "surrogatepass")) for t in sentences])
+    return digests, np.fromiter(map(len, sentences), dtype=np.int32, count=len(sentences)).tobytes()
+
+
+def split_with_keys(text: str) -> tuple[bytes, tuple[bytes, bytes]]:
+    """A text's `packed_spans` and the `sentence_keys` of its sentences (a split worker's answer)."""
+    spans = sentence_spans(text)
+    return np.asarray(spans, dtype=np.int32).tobytes(), sentence_keys(span_texts(text, spans))
+
+
 class SentenceStore:
     """The sentences of a corpus's documents, held as int32 spans into their cleaned texts.
 
@@ -247,6 +271,7 @@ class SentenceStore:
         self.documents = texts
         self._spans: list[bytes | None] = [None] * len(texts)
         self._folded = bytearray(len(texts))  # per document: 0 not known yet, 1 `_spans_folded`, 2 not
+        self._keys: list[tuple[bytes, bytes] | None] = [None] * len(texts)  # `sentence_keys`, when given
 
     def __len__(self) -> int:
         return len(self._spans)
@@ -264,20 +289,30 @@ class SentenceStore:
         flag = self._folded[k]
         if not flag:
             flag = self._folded[k] = 1 if _spans_folded(text) else 2
-        if flag == 1:
-            return [text[start:end] for start, end in spans]
-        return [" ".join(text[start:end].split()) for start, end in spans]
+        return span_texts(text, spans, flag == 1)
 
     def is_split(self, k: int) -> bool:
         return self._spans[k] is not None
 
-    def put(self, k: int, packed: bytes) -> None:
-        """Set document k's spans (`packed_spans` of its text)."""
+    def put(self, k: int, packed: bytes, keys: tuple[bytes, bytes] | None = None) -> None:
+        """Set document k's spans (`packed_spans` of its text) and, if known, its sentences'
+        `sentence_keys` (a split worker makes them while it holds the text)."""
         self._spans[k] = packed
+        self._keys[k] = keys
+
+    def keys(self, k: int) -> tuple[bytes, bytes]:
+        """Document k's `sentence_keys`: as put, or made from its sentence texts now."""
+        keys = self._keys[k]
+        return keys if keys is not None else sentence_keys(self.texts(k))
+
+    def forget_keys(self) -> None:
+        """Free the sentence keys once the sentence table is made."""
+        self._keys = [None] * len(self._keys)
 
     def drop(self, k: int) -> None:
         """Hold no sentences for document k (it is in no pair)."""
         self._spans[k] = b""
+        self._keys[k] = None
 
     def spans(self, k: int) -> np.ndarray:
         packed = self._spans[k]

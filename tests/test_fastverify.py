@@ -132,3 +132,42 @@ def test_pair_diff_is_the_same_whether_alignments_were_kept_or_not():
     assert any(p.alignment is not None for p in kept.pairs) and any(p.alignment is None for p in kept.pairs)
     for with_links, without in zip(kept.pairs, dropped.pairs):
         assert kept.pair_diff(with_links)[0].to_json() == dropped.pair_diff(without)[0].to_json()
+
+
+def test_sentence_table_numbers_texts_as_interning_them_would(aligned):
+    """Ids from the split workers' 128-bit keys are the ids interning the strings gave (first
+    occurrence order), `texts` reads each back, and keys made in-process equal the workers'."""
+    from dedup.pipeline import _split_texts
+    from dedup.verify import packed_spans
+
+    texts = aligned[1]
+    store = SentenceStore(texts)
+    worked = SentenceStore(texts)
+    for k, (packed, keys) in enumerate(_split_texts(list(texts))):
+        assert packed == packed_spans(texts[k])
+        worked.put(k, packed, keys)
+    index: dict[str, int] = {}
+    interned = [index.setdefault(t, len(index)) for k in range(len(store)) for t in store.texts(k)]
+    assert len(index) < len(interned)  # copies share sentences: not a trivial numbering
+    for table in (sentence_table(store), sentence_table(worked)):
+        assert table.ids.tolist() == interned
+        assert list(table.texts.many(np.arange(len(index)))) == list(index)
+        assert table.texts[len(index) - 1] == list(index)[-1] and len(table.texts) == len(index)
+        assert table.chars.tolist() == [len(t) for k in range(len(store)) for t in store.texts(k)]
+
+
+def test_sentence_table_tells_apart_texts_whose_keys_share_a_half():
+    """Two texts whose digests share their first 64 bits (made so here) still get two ids."""
+    from dedup.verify import packed_spans, sentence_keys
+
+    texts = ["Alpha rose. Beta fell.", "Beta fell. Gamma held.", "Alpha rose."]
+    store = SentenceStore(texts)
+    for k, text in enumerate(texts):
+        store.put(k, packed_spans(text))
+        digests, chars = sentence_keys(store.texts(k))
+        forged = np.frombuffer(digests, dtype=np.uint64).reshape(-1, 2).copy()
+        forged[:, 0] = 7  # every sentence: the same low half
+        store.put(k, packed_spans(text), (forged.tobytes(), chars))
+    table = sentence_table(store)
+    assert table.ids.tolist() == [0, 1, 1, 2, 0]
+    assert list(table.texts.many([0, 1, 2])) == ["Alpha rose.", "Beta fell.", "Gamma held."]
