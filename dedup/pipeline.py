@@ -218,10 +218,15 @@ def _distinct_rows(vectorizer, sentences: list[str], jobs: int) -> tuple[sp.csr_
     return stack_rows(vectorizer.transform_chunks(distinct, jobs), len(distinct), 2 * vectorizer.n_features), ids
 
 
-def _split_texts(texts: list[str]) -> list[tuple[bytes, tuple[bytes, bytes]]]:
-    """Sentence spans of each text and their sentences' keys (worker side), packed: a few bytes
-    to send back, not objects (see `split_with_keys`)."""
-    return [split_with_keys(text) for text in texts]
+def _split_texts(texts: list[str]) -> list[tuple[bytes, tuple[bytes, bytes], bytes]]:
+    """Sentence spans of each text, their sentences' keys (see `split_with_keys`) and the text's
+    `_FoldedTexts` key (worker side), packed: a few bytes to send back, not objects."""
+    return [(*split_with_keys(text), _folded_key(text)) for text in texts]
+
+
+def _folded_key(text: str) -> bytes:
+    """The 16-byte digest of a text with case and whitespace folded (`relate.normalised`)."""
+    return xxhash.xxh3_128_digest(normalised(text).encode("utf-8", "surrogatepass"))
 
 
 def _estimate_at_least(pairs: np.ndarray, sigs: np.ndarray, floor: float) -> np.ndarray:
@@ -422,7 +427,7 @@ class Scanner:
         with self._stage("verify", len(pairs)) as stats:
             verifier = Verifier()
             self.verifier_ = verifier
-            all_sentences, full_matrix = self._fit_idf(verifier.vectorizer, texts, pairs, all_sentences)
+            all_sentences, full_matrix = self._fit_idf(verifier.vectorizer, texts, pairs, all_sentences, folded)
             workers = self.config.workers
             forked = workers > 1 and "fork" in mp.get_all_start_methods()
             # The sentence table interns every sentence text: the fast path's verdicts use it,
@@ -477,15 +482,16 @@ class Scanner:
         results.sort(key=lambda r: (-r.score, r.a, r.b))
         return results
 
-    def _fit_idf(self, vectorizer, texts: Sequence[str], pairs: np.ndarray,
-                 all_sentences: SentenceStore | None = None) -> tuple[SentenceStore, sp.csr_matrix | None]:
+    def _fit_idf(self, vectorizer, texts: Sequence[str], pairs: np.ndarray, all_sentences: SentenceStore | None = None,
+                 folded: _FoldedTexts | None = None) -> tuple[SentenceStore, sp.csr_matrix | None]:
         """Fit the sentence IDF on the corpus (not on the pair); -> (sentences per document, matrix).
 
         A corpus of up to `max_fit_sentences` sentences is hashed whole, and its TF-IDF matrix
         (all documents' sentences, in order) is returned for reuse. A larger one fits on the
         sentences of a seeded sample of documents and returns no matrix; then only documents
         that are in some pair keep their sentences (the others hold none), so a million-document
-        scan never splits every document. Sentences are held as spans (`SentenceStore`).
+        scan never splits every document. Sentences are held as spans (`SentenceStore`); the
+        split workers' folded-text keys go to `folded`.
         """
         jobs = self.config.workers
         sentences = all_sentences if all_sentences is not None else SentenceStore(texts)
@@ -494,7 +500,7 @@ class Scanner:
         # Split in order, a batch of documents at a time (on the workers), until the corpus
         # proves too large to hash whole; splitting a few documents more changes nothing.
         for begin in range(0, len(texts), step):
-            self._split(texts, sentences, range(begin, min(len(texts), begin + step)))
+            self._split(texts, sentences, range(begin, min(len(texts), begin + step)), folded)
             held += int(sentences.counts(range(begin, min(len(texts), begin + step))).sum())
             if held > vectorizer.max_fit_sentences:
                 break
@@ -503,7 +509,7 @@ class Scanner:
         rng = np.random.default_rng(vectorizer.seed)
         sample = np.sort(rng.choice(len(texts), size=min(len(texts), vectorizer.max_fit_sentences // 20),
                                     replace=False))
-        self._split(texts, sentences, sample.tolist())
+        self._split(texts, sentences, sample.tolist(), folded)
         fit_on = [t for k in sample.tolist() for t in sentences.texts(k)][: vectorizer.max_fit_sentences]
         vectorizer.fit_counts(*vectorizer.counts(fit_on, jobs))
         del fit_on
@@ -511,12 +517,14 @@ class Scanner:
         in_pairs[np.asarray(pairs, dtype=np.int64).ravel()] = True
         for k in np.flatnonzero(~in_pairs).tolist():
             sentences.drop(k)
-        self._split(texts, sentences, np.flatnonzero(in_pairs).tolist())
+        self._split(texts, sentences, np.flatnonzero(in_pairs).tolist(), folded)
         return sentences, None
 
-    def _split(self, texts: Sequence[str], sentences: SentenceStore, indices) -> None:
+    def _split(self, texts: Sequence[str], sentences: SentenceStore, indices, folded: _FoldedTexts | None = None) -> None:
         """Split the documents `indices` not split yet, on the shared worker pool when there
-        are many (the split is Python per sentence: 11 s of corpus-100k's verify)."""
+        are many (the split is Python per sentence: 11 s of corpus-100k's verify). The workers
+        also key each sentence (`sentence_table`) and each folded text (`folded`), while they
+        hold the text."""
         todo = [k for k in indices if not sentences.is_split(k)]
         jobs = self.config.workers
         if jobs <= 1 or len(todo) < 2 * SPLIT_CHUNK:
@@ -525,8 +533,10 @@ class Scanner:
             return
         chunks = ([texts[k] for k in todo[lo:lo + SPLIT_CHUNK]] for lo in range(0, len(todo), SPLIT_CHUNK))
         done = bounded_map(worker_pool(jobs), _split_texts, chunks, 4 * jobs)  # texts made as they are sent
-        for k, (packed, keys) in zip(todo, (doc for part in done for doc in part)):
+        for k, (packed, keys, folded_key) in zip(todo, (doc for part in done for doc in part)):
             sentences.put(k, packed, keys)
+            if folded is not None:
+                folded.learn(k, folded_key)
 
     def _pair_blocks(self, pairs: np.ndarray, all_sentences: SentenceStore, whole: bool,
                      budget: int | None = None):
@@ -622,22 +632,29 @@ class _FoldedTexts:
     """The scan's texts, and whether `relate.label` would call two of them `exact` (which the
     skip test asks too): the same before boilerplate lines were dropped (`doc_keys`, hashes
     from the clean stage), or the same once case and whitespace are folded. Each text is
-    folded and hashed once per process: folding both texts of every pair was ~6% of the align
-    workers' time on corpus-100k. Equal hashes are confirmed on the folded texts themselves."""
+    folded and hashed once (`_folded_key`): by the split workers, which hold the texts anyway
+    (`learn`), or else once per process when first asked (a fresh verify block's worker
+    reading and folding its documents again was 4% of corpus-1m's block time). Equal keys are
+    confirmed on the folded texts themselves."""
 
     def __init__(self, texts: Sequence[str], doc_keys: np.ndarray | None = None) -> None:
         self.texts = texts
         self.doc_keys = doc_keys
-        self._keys: dict[int, bytes] = {}
+        self._keys = np.zeros((len(texts), 16), dtype=np.uint8)
+        self._known = np.zeros(len(texts), dtype=bool)
 
     def __getitem__(self, k: int) -> str:
         return self.texts[k]
 
+    def learn(self, k: int, key: bytes) -> None:
+        """Text k's `_folded_key`, made elsewhere."""
+        self._keys[k] = np.frombuffer(key, dtype=np.uint8)
+        self._known[k] = True
+
     def key(self, k: int) -> bytes:
-        found = self._keys.get(k)
-        if found is None:
-            found = self._keys[k] = xxhash.xxh3_128_digest(normalised(self.texts[k]).encode("utf-8", "surrogatepass"))
-        return found
+        if not self._known[k]:
+            self.learn(k, _folded_key(self.texts[k]))
+        return self._keys[k].tobytes()
 
     def exact(self, i: int, j: int) -> bool:
         if self.doc_keys is not None and self.doc_keys[i] == self.doc_keys[j]:

@@ -138,13 +138,16 @@ def test_sentence_table_numbers_texts_as_interning_them_would(aligned):
     """Ids from the split workers' 128-bit keys are the ids interning the strings gave (first
     occurrence order), `texts` reads each back, and keys made in-process equal the workers'."""
     from dedup.pipeline import _split_texts
+    from dedup.relate import normalised
     from dedup.verify import packed_spans
+    from xxhash import xxh3_128_digest
 
     texts = aligned[1]
     store = SentenceStore(texts)
     worked = SentenceStore(texts)
-    for k, (packed, keys) in enumerate(_split_texts(list(texts))):
+    for k, (packed, keys, folded) in enumerate(_split_texts(list(texts))):
         assert packed == packed_spans(texts[k])
+        assert folded == xxh3_128_digest(normalised(texts[k]).encode())  # `_FoldedTexts`' key
         worked.put(k, packed, keys)
     index: dict[str, int] = {}
     interned = [index.setdefault(t, len(index)) for k in range(len(store)) for t in store.texts(k)]

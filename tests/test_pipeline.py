@@ -57,8 +57,8 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store):
     scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=jobs, related=True))
     fit_idf = scanner._fit_idf
 
-    def fit_without_matrix(vectorizer, texts, pairs, all_sentences=None):
-        sentences, _ = fit_idf(vectorizer, texts, pairs, all_sentences)  # same IDF, but behave as a corpus
+    def fit_without_matrix(vectorizer, texts, pairs, all_sentences=None, folded=None):
+        sentences, _ = fit_idf(vectorizer, texts, pairs, all_sentences, folded)  # same IDF, but behave as a corpus
         return sentences, None  # too large to vectorise whole
 
     monkeypatch.setattr(scanner, "_fit_idf", fit_without_matrix)
@@ -299,3 +299,17 @@ def test_prefilter_drops_exactly_the_pairs_below_the_document_cosine_floor(monke
     kept = {frozenset((ids[i], ids[j])) for (i, j), c in zip(pairs.tolist(), cosine) if c >= floor - 1e-4}
     assert {frozenset((p.a, p.b)) for p in result.pairs} == kept
     assert scanner.prefiltered_ == len(pairs) - len(kept) > 0
+
+
+def test_folded_texts_exact_from_learnt_or_made_keys():
+    """`exact` is the same whether the split workers' keys were learnt or made when asked, and
+    equal keys are confirmed on the texts (a forged equal key does not make two texts equal)."""
+    texts = ["Shares ROSE 5%.\n\nThen  fell.", "shares rose 5%. then fell.", "Shares rose 6%. Then fell."]
+    made = pipeline._FoldedTexts(texts)
+    learnt = pipeline._FoldedTexts(texts)
+    for k, (_, _, key) in enumerate(pipeline._split_texts(texts)):
+        learnt.learn(k, key)
+    for folded in (made, learnt):
+        assert folded.exact(0, 1) and not folded.exact(0, 2) and not folded.exact(1, 2)
+    learnt.learn(2, learnt.key(0))
+    assert not learnt.exact(0, 2)
