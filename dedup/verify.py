@@ -899,6 +899,7 @@ class LayoutDocuments:
     norms: np.ndarray  # float64 per document
     dots: np.ndarray  # float64, every document's adjacent dots end to end
     dot_offsets: np.ndarray  # int64, n_documents + 1
+    _index: dict[int, int] | None = None  # first row -> offset of its dots, made when first asked
 
     @classmethod
     def of_rows(cls, matrix: sp.csr_matrix, row_map: np.ndarray, rows: np.ndarray) -> "LayoutDocuments | None":
@@ -930,12 +931,16 @@ class LayoutDocuments:
         return norms
 
     def adjacent(self, rows: tuple[int, int]) -> np.ndarray:
-        """`_adjacent_dots` of the document with rows (lo, hi)."""
+        """`_adjacent_dots` of the document with rows (lo, hi) (asked twice per aligned pair)."""
         lo, hi = rows
         if hi <= lo:
             return np.zeros(1)
-        d = int(self._find(np.array([lo]))[0])
-        return self.dots[self.dot_offsets[d]:self.dot_offsets[d + 1]]
+        if self._index is None:
+            self._index = dict(zip(self.lo.tolist(), self.dot_offsets[:-1].tolist()))
+        begin = self._index.get(lo)
+        if begin is None:
+            raise KeyError("LayoutDocuments: a document outside the layout")
+        return self.dots[begin:begin + hi - lo]
 
 
 def cosine_kept(totals: np.ndarray, norms_a: np.ndarray, norms_b: np.ndarray, floor: float | None) -> np.ndarray:
