@@ -176,3 +176,29 @@ def test_sentence_table_tells_apart_texts_whose_keys_share_a_half():
     table = sentence_table(store)
     assert table.ids.tolist() == [0, 1, 1, 2, 0]
     assert list(table.texts.many([0, 1, 2])) == ["Alpha rose.", "Beta fell.", "Gamma held."]
+
+
+def test_features_batch_equals_features_pair_by_pair(aligned):
+    """The chunk-at-once features are `features`' pair by pair: the same counts, runs and flags,
+    and the weighted shares to 1e-12 (sums in another order), on every pair of the corpus
+    (reorders, merges, figure swaps, pasted passages) and on an empty side and a linkless pair."""
+    from dedup.verify import Alignment, features, features_batch
+
+    docs, texts, sentences, verifier, pairs, full = aligned
+    alignments = [verifier.align(texts[i], texts[j]) for i, j in pairs.tolist()]
+    alignments += [Alignment(sentences[0], []), Alignment([], sentences[1]), Alignment(sentences[0], sentences[1])]
+    fidelities = verifier.link_fidelities_many(alignments)
+    batch = features_batch(alignments, fidelities)
+    assert len(batch) == len(alignments)
+    for alignment, fidelity, got in zip(alignments, fidelities, batch):
+        want = features(alignment, fidelity).to_dict()
+        for name, value in got.to_dict().items():
+            if isinstance(want[name], float):
+                assert value == pytest.approx(want[name], rel=1e-12, abs=1e-15), name
+            else:
+                assert value == want[name] and type(value) is type(want[name]), name
+    # The corpus has what each part of the batch handles.
+    assert any(len(link.a) > 1 or len(link.b) > 1 for a in alignments for link in a.links)  # merges
+    assert any(f.links >= 4 and f.order_consistency < 1 for f in batch)
+    assert any(f.verbatim_run_at_edge for f in batch) and any(f.figure_mismatches for f in batch)
+    assert any(0 < f.verbatim_run < f.links for f in batch)
