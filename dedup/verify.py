@@ -252,9 +252,17 @@ def sentence_keys(sentences: list[str]) -> tuple[bytes, bytes]:
 
 
 def split_with_keys(text: str) -> tuple[bytes, tuple[bytes, bytes]]:
-    """A text's `packed_spans` and the `sentence_keys` of its sentences (a split worker's answer)."""
+    """A text's `packed_spans` and the `sentence_keys` of its sentences (a split worker's answer).
+
+    When the spans are the sentence texts (`_spans_folded`: an ASCII text, its bytes are its
+    characters), each is hashed straight from the text's bytes, without a string of its own."""
     spans = sentence_spans(text)
-    return np.asarray(spans, dtype=np.int32).tobytes(), sentence_keys(span_texts(text, spans))
+    packed = np.asarray(spans, dtype=np.int32).reshape(-1, 2)
+    if not _spans_folded(text):
+        return packed.tobytes(), sentence_keys(span_texts(text, spans, False))
+    data = memoryview(text.encode("ascii"))
+    digests = b"".join([xxh3_128_digest(data[start:end]) for start, end in spans])
+    return packed.tobytes(), (digests, (packed[:, 1] - packed[:, 0]).astype(np.int32).tobytes())
 
 
 class SentenceStore:

@@ -142,13 +142,18 @@ def test_sentence_table_numbers_texts_as_interning_them_would(aligned):
     from dedup.verify import packed_spans
     from xxhash import xxh3_128_digest
 
-    texts = aligned[1]
+    from dedup.verify import _spans_folded
+
+    # The corpus's cleaned texts, and texts whose sentences are not their spans' bytes as they stand.
+    texts = list(aligned[1]) + ["Caf\u00e9 owners said prices rose. Then they fell.", "Prices  rose.\tThen fell."]
+    assert any(map(_spans_folded, texts)) and not all(map(_spans_folded, texts))
     store = SentenceStore(texts)
     worked = SentenceStore(texts)
     for k, (packed, keys, folded) in enumerate(_split_texts(list(texts))):
         assert packed == packed_spans(texts[k])
         assert folded == xxh3_128_digest(normalised(texts[k]).encode())  # `_FoldedTexts`' key
         worked.put(k, packed, keys)
+        assert keys == store.keys(k)  # hashed from the text's bytes or from sentence strings: the same
     index: dict[str, int] = {}
     interned = [index.setdefault(t, len(index)) for k in range(len(store)) for t in store.texts(k)]
     assert len(index) < len(interned)  # copies share sentences: not a trivial numbering
