@@ -61,12 +61,8 @@ class SentenceTexts(Sequence[str]):
 
     def __getitem__(self, k):  # type: ignore[override]
         if isinstance(k, slice):
-            return list(self.many(np.arange(*k.indices(len(self)))))
+            return list(self.many(np.arange(len(self))[k]))
         return next(self.many([k]))
-
-    def taken(self, ids: np.ndarray) -> "SentenceTexts":
-        """The texts of `ids`, as a sequence of their own (item k is self[ids[k]])."""
-        return SentenceTexts(self.sentences, self.starts, self.first[np.asarray(ids, dtype=np.int64)])
 
     def many(self, ids) -> Iterator[str]:
         """The texts of `ids`, in order; each run of ids from one document reads it once (ids

@@ -782,8 +782,8 @@ def _stored_rows(table: SentenceTable, blocks: list[np.ndarray], vectorizer, wor
     id_chars[table.ids] = table.chars
     try:
         with _ready_to_fork():
-            store = RowStore(vectorizer, table.texts.taken(in_use_order), workers, track=track,
-                             chars=int(id_chars[in_use_order].sum()))
+            store = RowStore(vectorizer, table.texts.many(in_use_order), len(in_use_order), workers,
+                             track=track, chars=int(id_chars[in_use_order].sum()))
     except RowStoreError as error:
         warnings.warn(f"dedup: {error}; each verify block hashes its own sentences instead", stacklevel=2)
         return None

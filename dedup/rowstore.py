@@ -18,7 +18,7 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,7 +37,7 @@ class RowStoreError(RuntimeError):
     """The temporary row file could not be written (a full or read-only temporary folder)."""
 
 
-# State inherited by the forked hashing workers: (file descriptor, offset counter, vectorizer, texts).
+# State inherited by the forked hashing workers: (file descriptor, offset counter, vectorizer).
 _WRITER: tuple | None = None
 
 
@@ -48,13 +48,12 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
         data, offset = data[written:], offset + written
 
 
-def _hash_and_append(k: int) -> tuple[int, int, np.ndarray]:
-    """Worker side: TF-IDF rows of chunk k of the texts, appended to the file as its column
-    indices (int32) then its values (float32) -> (chunk number, byte offset, entries per row).
-    The worker takes the chunk's texts itself (`texts[lo:hi]`), so that the parent neither
-    makes nor sends them."""
-    fd, counter, vectorizer, texts = _WRITER
-    rows = vectorizer.transform(texts[k * STORE_CHUNK:(k + 1) * STORE_CHUNK])
+def _hash_and_append(job: tuple[int, list[str]]) -> tuple[int, int, np.ndarray]:
+    """Worker side: TF-IDF rows of a chunk of texts, appended to the file as its column indices
+    (int32) then its values (float32) -> (chunk number, byte offset, entries per row)."""
+    k, texts = job
+    fd, counter, vectorizer = _WRITER
+    rows = vectorizer.transform(texts)
     indices = np.ascontiguousarray(rows.indices, dtype=np.int32)
     values = np.ascontiguousarray(rows.data, dtype=np.float32)
     with counter.get_lock():
@@ -66,19 +65,17 @@ def _hash_and_append(k: int) -> tuple[int, int, np.ndarray]:
 
 
 class RowStore:
-    """TF-IDF rows of texts (row k is texts[k]), written once, read back by row number.
+    """TF-IDF rows of `n_rows` texts (row k is texts[k]), written once, read back by row number.
 
-    `jobs` forked workers take `texts` STORE_CHUNK at a time, by slicing it (a list, or any
-    sequence that reads its texts when sliced: the scan's reads them from their documents);
-    the caller freezes its heap around the fork, as verify does for its own workers.
-    `rows(numbers)` works in any process forked after construction: reads use `os.pread`,
-    which takes no file position, so processes share the inherited descriptor safely.
+    `texts` is consumed in order, STORE_CHUNK at a time, by `jobs` forked workers (the caller
+    freezes its heap around the fork, as verify does for its own workers). `rows(numbers)`
+    works in any process forked after construction: reads use `os.pread`, which takes no file
+    position, so processes share the inherited descriptor safely.
     """
 
-    def __init__(self, vectorizer, texts: Sequence[str], jobs: int = 1, directory: str | None = None,
-                 track: Callable | None = None, chars: int | None = None) -> None:
+    def __init__(self, vectorizer, texts: Iterable[str], n_rows: int, jobs: int = 1,
+                 directory: str | None = None, track: Callable | None = None, chars: int | None = None) -> None:
         global _WRITER
-        n_rows = len(texts)
         self.n_columns = 2 * vectorizer.n_features
         if chars is not None:  # the texts' total length: refuse early rather than fill the disk
             needed = int(ENTRIES_PER_CHAR * BYTES_PER_ENTRY * chars)
@@ -95,11 +92,12 @@ class RowStore:
         self.offsets = np.zeros(n_rows, dtype=np.int64)  # byte offset of a row's first column index
         self._values_after = np.zeros(n_rows, dtype=np.int64)  # its values are this many bytes later
         n_chunks = -(-n_rows // STORE_CHUNK)
+        tasks = _chunked(texts, STORE_CHUNK)
         counter = mp.get_context("fork").Value("q", 0)
-        _WRITER = (self._fd, counter, vectorizer, texts)
+        _WRITER = (self._fd, counter, vectorizer)
         try:
             with mp.get_context("fork").Pool(max(1, jobs)) as pool:
-                done = pool.imap_unordered(_hash_and_append, range(n_chunks))
+                done = pool.imap_unordered(_hash_and_append, tasks)
                 for k, offset, entries in (track(done, "hash sentences", n_chunks) if track else done):
                     self._place(k, offset, entries)
         except OSError as error:
@@ -169,3 +167,16 @@ class RowStore:
 
     def __reduce__(self):
         raise TypeError("a RowStore cannot be pickled; forked workers inherit it")
+
+
+def _chunked(texts: Iterable[str], size: int) -> Iterable[tuple[int, list[str]]]:
+    """(chunk number, list of up to `size` texts) over `texts`."""
+    chunk: list[str] = []
+    k = 0
+    for text in texts:
+        chunk.append(text)
+        if len(chunk) == size:
+            yield k, chunk
+            chunk, k = [], k + 1
+    if chunk:
+        yield k, chunk

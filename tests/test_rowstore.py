@@ -54,7 +54,7 @@ def test_rows_read_back_as_the_vectorizer_makes_them(monkeypatch, jobs):
     monkeypatch.setattr(rowstore, "STORE_CHUNK", 7)  # many chunks, written in any order
     texts = _texts(60)
     vectorizer = _fitted(texts)
-    store = RowStore(vectorizer, texts, jobs)
+    store = RowStore(vectorizer, iter(texts), len(texts), jobs)
     assert len(store) == len(texts) and store.bytes_written == 8 * int(store.entries.sum())
     expected = _as_stored(vectorizer, texts, 7)
     rng = np.random.default_rng(0)
@@ -77,7 +77,7 @@ def test_forked_processes_read_the_inherited_store():
     global _STORE
     texts = _texts(30)
     vectorizer = _fitted(texts)
-    _STORE = RowStore(vectorizer, texts, 1)
+    _STORE = RowStore(vectorizer, texts, len(texts), 1)
     try:
         with mp.get_context("fork").Pool(2) as pool:
             read = [pickle.loads(m) for m in pool.map(_read_in_child, [[1, 2, 3], [29, 0, 29]])]
@@ -88,14 +88,14 @@ def test_forked_processes_read_the_inherited_store():
         _STORE.close()
         _STORE = None
     with pytest.raises(TypeError, match="cannot be pickled"):
-        pickle.dumps(RowStore(vectorizer, texts[:2]))
+        pickle.dumps(RowStore(vectorizer, texts[:2], 2))
 
 
 def test_a_missing_temporary_folder_is_a_clear_error(tmp_path):
     texts = _texts(5)
     missing = tmp_path / "no-such-folder"
     with pytest.raises(RowStoreError, match="no-such-folder.*TMPDIR"):
-        RowStore(_fitted(texts), texts, 1, directory=str(missing))
+        RowStore(_fitted(texts), texts, len(texts), 1, directory=str(missing))
 
 
 def test_a_folder_without_room_is_refused_before_writing(monkeypatch, tmp_path):
@@ -105,4 +105,4 @@ def test_a_folder_without_room_is_refused_before_writing(monkeypatch, tmp_path):
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(rowstore.shutil, "disk_usage", lambda path: usage(10**6, 10**6 - 100, 100))
     with pytest.raises(RowStoreError, match=r"needs about .* GB, 0\.0 GB free.*TMPDIR"):
-        RowStore(_fitted(texts), texts, 1, directory=str(tmp_path), chars=10**6)
+        RowStore(_fitted(texts), texts, len(texts), 1, directory=str(tmp_path), chars=10**6)
