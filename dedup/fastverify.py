@@ -61,7 +61,7 @@ class SentenceTexts(Sequence[str]):
 
     def __getitem__(self, k):  # type: ignore[override]
         if isinstance(k, slice):
-            return list(self.many(np.arange(len(self))[k]))
+            return list(self.many(np.arange(*k.indices(len(self)))))
         return next(self.many([k]))
 
     def many(self, ids) -> Iterator[str]:

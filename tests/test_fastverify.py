@@ -161,6 +161,7 @@ def test_sentence_table_numbers_texts_as_interning_them_would(aligned):
         assert table.ids.tolist() == interned
         assert list(table.texts.many(np.arange(len(index)))) == list(index)
         assert table.texts[len(index) - 1] == list(index)[-1] and len(table.texts) == len(index)
+        assert table.texts[1:4] == list(index)[1:4] and table.texts[-2:] == list(index)[-2:]
         assert table.chars.tolist() == [len(t) for k in range(len(store)) for t in store.texts(k)]
 
 
