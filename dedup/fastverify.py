@@ -35,7 +35,7 @@ import numpy as np
 
 from dedup.fidelity import STOPWORDS, copied, fidelity, fidelity_features, tokens
 from dedup.fingerprint import ranks_within
-from dedup.verify import COPIED_FIDELITY, PairFeatures, SentenceStore, has_figures
+from dedup.verify import COPIED_FIDELITY, PairFeatures, SentenceStore, has_figures, longest_runs, runs_at_edge
 
 # Shortcuts for `fidelity.tokens` (lower-cased [a-z0-9] runs).
 _ANY_TOKEN = re.compile(r"[a-z0-9]")
@@ -253,25 +253,10 @@ def _features(decided: np.ndarray, mp: np.ndarray, ma: np.ndarray, mb: np.ndarra
     linked = np.bincount(mp, weights=link_chars, minlength=size)
     faithful = np.bincount(mp, weights=link_chars * link_fidelity, minlength=size)
     figure_links = np.bincount(mp, weights=link_figures, minlength=size)
-    # Runs of links consecutive on both sides.
-    brk = np.ones(len(mp), dtype=bool)
-    brk[1:] = (mp[1:] != mp[:-1]) | (ma[1:] != ma[:-1] + 1) | (mb[1:] != mb[:-1] + 1)
-    run_first = np.flatnonzero(brk)
-    run_last = np.append(run_first[1:], len(mp)) - 1
-    run_pair = mp[run_first]
-    run_len = run_last - run_first + 1
-    run_chars = np.add.reduceat(link_chars, run_first) if len(run_first) else np.zeros(0)
-    best_chars = np.zeros(size)
-    np.maximum.at(best_chars, run_pair, run_chars)
-    # The first run (in link order) of the greatest length per pair: `_longest_run` keeps it.
-    pick = np.lexsort((np.arange(len(run_pair)), -run_len, run_pair))
-    head = pick[np.r_[True, run_pair[pick][1:] != run_pair[pick][:-1]]]
-    best_len = np.zeros(size, dtype=np.int64)
-    best_len[run_pair[head]] = run_len[head]
-    at_edge = np.zeros(size, dtype=bool)
-    first, last = run_first[head], run_last[head]
-    p = run_pair[head]
-    at_edge[p] = ((ma[first] == 0) & (mb[first] == 0)) | ((ma[last] == n_a[p] - 1) & (mb[last] == n_b[p] - 1))
+    # Runs of links consecutive on both sides, as the aligner's features read them: each link
+    # is one sentence a side, already in document order (and every link is verbatim).
+    best_len, best_chars, first, last = longest_runs(np.arange(len(mp)), mp, ma, ma, mb, mb, link_chars, size)
+    at_edge = runs_at_edge(first, last, ma, ma, mb, mb, n_a, n_b)
     out = []
     for q in decided.tolist():
         ca, cb = float(chars_a[q]), float(chars_b[q])

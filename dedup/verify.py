@@ -1208,7 +1208,7 @@ def features_batch(alignments: Sequence[Alignment], link_fidelities: Sequence[np
 
     Counts, lengths and the runs are the same integers; sums of floats run in order here
     (`np.bincount`) where `features` uses numpy's pairwise `sum`, so the similarity- and
-    fidelity-weighted features agree to ~1e-15 relative (tests/test_verify.py).
+    fidelity-weighted features agree to ~1e-15 relative (tests/test_fastverify.py).
     """
     n_pairs = len(alignments)
     if n_pairs == 0:
@@ -1293,15 +1293,11 @@ def features_batch(alignments: Sequence[Alignment], link_fidelities: Sequence[np
     # Runs of links consecutive on both sides, links in (a, b) order as `_longest_run` takes them.
     ordered = np.lexsort((np.arange(n_links), b_first, a_first, link_pair))
     run_chars = np.minimum(side_a, side_b)
-    best_run, best_chars, _, _ = _batch_runs(ordered, link_pair, a_first, a_last, b_first, b_last, run_chars, n_pairs)
+    best_run, best_chars, _, _ = longest_runs(ordered, link_pair, a_first, a_last, b_first, b_last, run_chars, n_pairs)
     in_verbatim = ordered[verbatim[ordered]]
-    verbatim_run, verbatim_chars, first, last = _batch_runs(in_verbatim, link_pair, a_first, a_last, b_first, b_last,
-                                                            run_chars, n_pairs)
-    at_edge = np.zeros(n_pairs, dtype=bool)
-    has = np.flatnonzero(first >= 0)
-    f, l_ = first[has], last[has]
-    at_edge[has] = (((a_first[f] == 0) & (b_first[f] == 0))
-                    | ((a_last[l_] == n_a[has] - 1) & (b_last[l_] == n_b[has] - 1)))
+    verbatim_run, verbatim_chars, first, last = longest_runs(in_verbatim, link_pair, a_first, a_last, b_first, b_last,
+                                                             run_chars, n_pairs)
+    at_edge = runs_at_edge(first, last, a_first, a_last, b_first, b_last, n_a, n_b)
     agree, compared = _batch_order_agreement(ordered, link_pair, b_first, links)
 
     out = []
@@ -1338,12 +1334,14 @@ def features_batch(alignments: Sequence[Alignment], link_fidelities: Sequence[np
     return out
 
 
-def _batch_runs(ordered: np.ndarray, link_pair: np.ndarray, a_first: np.ndarray, a_last: np.ndarray,
-                b_first: np.ndarray, b_last: np.ndarray, chars: np.ndarray,
-                n_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def longest_runs(ordered: np.ndarray, link_pair: np.ndarray, a_first: np.ndarray, a_last: np.ndarray,
+                 b_first: np.ndarray, b_last: np.ndarray, chars: np.ndarray,
+                 n_pairs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """`_longest_run` of every pair at once over the links `ordered` (grouped by pair, in (a, b)
-    order) -> per pair (longest run, its greatest characters, first and last link of the first
-    longest run, -1 when the pair has none of these links)."""
+    order; link k joins A's sentences a_first[k]..a_last[k] to B's b_first[k]..b_last[k], and
+    counts chars[k]) -> per pair (longest run, its greatest characters, first and last link of
+    the first longest run, -1 when the pair has none of these links). The verify fast path
+    reads its verbatim links' runs with it too."""
     best_len = np.zeros(n_pairs, dtype=np.int64)
     best_chars = np.zeros(n_pairs)
     first = np.full(n_pairs, -1, dtype=np.int64)
@@ -1367,6 +1365,18 @@ def _batch_runs(ordered: np.ndarray, link_pair: np.ndarray, a_first: np.ndarray,
     first[run_pair[head]] = ordered[run_first[head]]
     last[run_pair[head]] = ordered[run_last[head]]
     return best_len, best_chars, first, last
+
+
+def runs_at_edge(first: np.ndarray, last: np.ndarray, a_first: np.ndarray, a_last: np.ndarray, b_first: np.ndarray,
+                 b_last: np.ndarray, n_a: np.ndarray, n_b: np.ndarray) -> np.ndarray:
+    """Per pair: does the run from link first[p] to link last[p] (`longest_runs`; -1: none) open
+    or close both texts, of n_a[p] and n_b[p] sentences (`features`' verbatim_run_at_edge)?"""
+    at_edge = np.zeros(len(first), dtype=bool)
+    has = np.flatnonzero(first >= 0)
+    f, l_ = first[has], last[has]
+    at_edge[has] = (((a_first[f] == 0) & (b_first[f] == 0))
+                    | ((a_last[l_] == n_a[has] - 1) & (b_last[l_] == n_b[has] - 1)))
+    return at_edge
 
 
 def _batch_order_agreement(ordered: np.ndarray, link_pair: np.ndarray, b_first: np.ndarray,
