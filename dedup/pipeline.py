@@ -430,8 +430,8 @@ class Scanner:
             all_sentences, full_matrix = self._fit_idf(verifier.vectorizer, texts, pairs, all_sentences, folded)
             workers = self.config.workers
             forked = workers > 1 and "fork" in mp.get_all_start_methods()
-            # The sentence table interns every sentence text: the fast path's verdicts use it,
-            # and so does the row store of a scan verified in forked blocks.
+            # The sentence table numbers every distinct sentence text: the fast path's verdicts
+            # use it, and so does the row store of a scan verified in forked blocks.
             table = sentence_table(all_sentences) if len(pairs) and (
                 self.config.fast_verify or (full_matrix is None and forked)) else None
             all_sentences.forget_keys()
