@@ -128,7 +128,10 @@ def test_murmurhash_kernel_equals_numpy_and_scikit_learn(monkeypatch):
     letters = np.array(list("abcdefghijklmnopqrstuvwxyzé"))
     words = ["".join(w) for w in rng.choice(letters, size=(40_000, 7))]
     many_words = [" ".join(words[k:k + 8]) for k in range(0, len(words), 8)]
-    for batch in (sentences, many_words + sentences):
+    # Rows of every size: each row counts in a table sized by its length, so one very long
+    # row (24k characters, ~60k n-grams) and repeats of one short word must count as well.
+    long_rows = [" ".join(words[:3000]), "a " * 500, "x"]
+    for batch in (sentences, many_words + sentences, long_rows + sentences[:50]):
         compiled = ngram_counts(batch, 1 << 18)
         with jit.numpy_only():
             reference = ngram_counts(batch, 1 << 18)
