@@ -28,6 +28,14 @@ from typing import TextIO
 
 from dedup.document import Document, InputProblem, Skip, SkipLog
 
+try:  # orjson parses a line of news ~4x faster than json; json stays the reference for any line it declines
+    import orjson
+
+    _fast_loads: Callable[[bytes | str], object] | None = orjson.loads
+    _FastDecodeError: type[Exception] = orjson.JSONDecodeError
+except ImportError:  # pragma: no cover
+    _fast_loads, _FastDecodeError = None, ValueError
+
 # Files a folder scan reads as one document each; anything else in a folder
 # (images, PDFs, notes) is left alone without a warning.
 FOLDER_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm"})
@@ -258,7 +266,14 @@ class _Reader:
 
     def _jsonl_lines(self, lines: Iterable[bytes | str], where: str, id_prefix: str) -> Iterator[Document]:
         any_record = False
-        for line_no, text, bad_byte in _decoded_lines(lines):
+        columns = self.fields.columns()
+        for line_no, text, bad_byte in _decoded_lines(lines, lambda raw: _fast_record(raw, columns)):
+            if isinstance(text, dict):  # parsed straight from the line's bytes (`_fast_record`)
+                any_record = True
+                doc = self._record(text.get, where, line_no, id_prefix)
+                if doc is not None:
+                    yield doc
+                continue
             if bad_byte is not None:
                 any_record = True
                 self.skips.add(where, line_no, f"invalid UTF-8 at byte {bad_byte}")
@@ -510,16 +525,46 @@ def _sniff_bytes(head: bytes) -> str | None:
     return None
 
 
-def _decoded_lines(lines: Iterable[bytes | str]) -> Iterator[tuple[int, str, int | None]]:
+def _fast_record(raw: bytes | str, columns: list[str]) -> dict | None:
+    """The JSON object on a line, parsed by orjson from its bytes; None whenever the line needs
+    `json` (the reference) instead: orjson is missing, or it rejects the line (bad UTF-8, a
+    lone surrogate, NaN, a blank line, a byte-order mark: each gets json's message), or the
+    value is not an object, or a field dedup reads holds a float, list or object (orjson
+    reads integers past 64 bits as floats, which would change an id written as a number)."""
+    if _fast_loads is None:
+        return None
+    try:
+        record = _fast_loads(raw)
+    except _FastDecodeError:
+        return None
+    if type(record) is not dict:
+        return None
+    for name in columns:
+        if isinstance(record.get(name), (float, list, dict)):
+            return None
+    return record
+
+
+def _decoded_lines(lines: Iterable[bytes | str], parse: Callable[[bytes | str], dict | None] | None = None
+                   ) -> Iterator[tuple[int, str | dict, int | None]]:
     """(1-based line, decoded text, byte offset of invalid UTF-8 or None).
 
     Offsets are counted from the start of the stream, so a user can find the
     bad byte with any hex viewer. Undecodable lines come back with U+FFFD
     replacements so that a CSV reader can still find where the record ends.
+    With `parse`, a line it turns into a record comes back as that record
+    instead of its text (JSONL: no decoded copy of a line that parses whole).
     """
     offset = 0
     decode = codecs.getdecoder("utf-8")
     for line_no, raw in enumerate(lines, start=1):
+        if parse is not None:
+            record = parse(raw)
+            if record is not None:
+                yield line_no, record, None
+                if not isinstance(raw, str):
+                    offset += len(raw)
+                continue
         if isinstance(raw, str):
             yield line_no, raw, None
             continue

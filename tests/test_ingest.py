@@ -274,6 +274,40 @@ def test_jsonl_lone_surrogate_is_skipped(tmp_path):
     assert [(s.line, s.reason) for s in skips] == [(1, "invalid Unicode (lone surrogate) in field 'text'")]
 
 
+def test_jsonl_fast_parser_and_json_give_the_same_documents_and_skips(tmp_path, monkeypatch):
+    """Lines are parsed from their bytes by orjson; every line it declines, or whose fields it
+    would read differently, goes to json: the documents and skips are json's either way."""
+    from dedup import ingest
+
+    if ingest._fast_loads is None:
+        pytest.skip("orjson is not installed")
+    path = tmp_path / "tricky.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join([
+        '{"id": "bom", "text": "a byte-order mark before the first line"}',
+        '{"id": 123456789012345678901234567890, "text": "an id past 64 bits stays as written"}',
+        '{"id": 12.50, "text": "a float id", "title": ["a", 1e400]}',
+        '{"id": "nan", "text": "not strict JSON", "title": NaN}',
+        '{"id": "s", "text": "lone \\ud800 surrogate"}',
+        '{"id": "e", "text": "pair \\ud83d\\ude00, caf\u00e9 and \\u00e9"}',
+        '{"id": "dup", "text": "first", "text": "last key wins"}',
+        "   ",
+        '["not", "an object"]',
+        '{"id": "nested", "text": "x", "source": {"b": 1, "a": [2, 3]}}',
+        '{"id": 7, "text": "int id", "date": 19870226, "url": true}',
+    ]).encode("utf-8") + b"\n\xff bad byte\n")
+
+    def read() -> tuple[list, list]:
+        docs, skips = read_documents(path)
+        return [(d.id, d.text, d.title, d.date, d.source, d.url, d.origin) for d in docs], skips
+
+    fast = read()
+    monkeypatch.setattr(ingest, "_fast_loads", None)
+    assert fast == read()
+    ids = [doc[0] for doc in fast[0]]
+    assert ids == ["bom", "123456789012345678901234567890", "12.5", "nan", "e", "dup", "nested", "7"]
+    assert [s.line for s in fast[1]] == [5, 9, 12]
+
+
 def test_many_skips_are_all_counted(tmp_path):
     path = tmp_path / "messy.jsonl"
     path.write_bytes(b'{"id": "a", "text": "ok"}\nnot json\n\xff\xfe\n{"id": "a", "text": "dup"}\n{"id": "n"}\n')
