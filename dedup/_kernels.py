@@ -669,6 +669,110 @@ def tfidf_rows(word_indptr: np.ndarray, word_indices: np.ndarray, word_counts: n
 
 
 @numba.njit(**_JIT)
+def pack_counts(word_indptr: np.ndarray, word_indices: np.ndarray, word_data: np.ndarray, char_indptr: np.ndarray,
+                char_indices: np.ndarray, char_data: np.ndarray, n_features: int, bits: int):
+    """`ngram_hash.pack_counts` of the two count matrices -> (uint32 entries, entries per row),
+    in one pass and without its numpy temporaries."""
+    n_rows = len(word_indptr) - 1
+    limit = np.int64(1) << (32 - bits)
+    entries = np.zeros(n_rows, dtype=np.int32)
+    total = 0
+    for r in range(n_rows):
+        n = word_indptr[r + 1] - word_indptr[r] + char_indptr[r + 1] - char_indptr[r]
+        for e in range(word_indptr[r], word_indptr[r + 1]):
+            n += np.int64(word_data[e]) >= limit
+        for e in range(char_indptr[r], char_indptr[r + 1]):
+            n += np.int64(char_data[e]) >= limit
+        entries[r] = n
+        total += n
+    packed = np.empty(total, dtype=np.uint32)
+    at = 0
+    for r in range(n_rows):
+        for channel in range(2):
+            if channel == 0:
+                lo, hi, cols, counts, offset = word_indptr[r], word_indptr[r + 1], word_indices, word_data, 0
+            else:
+                lo, hi, cols, counts, offset = char_indptr[r], char_indptr[r + 1], char_indices, char_data, n_features
+            for e in range(lo, hi):
+                col = np.int64(cols[e]) + offset
+                count = np.int64(counts[e])
+                if count >= limit:  # escaped: count 0, then the count
+                    packed[at] = np.uint32(col)
+                    packed[at + 1] = np.uint32(count)
+                    at += 2
+                else:
+                    packed[at] = np.uint32(col | (count << bits))
+                    at += 1
+    return packed, entries
+
+
+@numba.njit(**_JIT)
+def packed_row_sizes(packed: np.ndarray, packed_indptr: np.ndarray, bits: int):
+    """Entries of each row of `ngram_hash.pack_counts`' form (an escaped count takes two
+    packed entries and is one entry) -> (indptr of the unpacked rows, the largest count)."""
+    n_rows = len(packed_indptr) - 1
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    largest = 1
+    for r in range(n_rows):
+        n = 0
+        e = packed_indptr[r]
+        while e < packed_indptr[r + 1]:
+            count = np.int64(packed[e]) >> bits
+            if count == 0:
+                count = np.int64(packed[e + 1])
+                e += 2
+            else:
+                e += 1
+            largest = max(largest, count)
+            n += 1
+        indptr[r + 1] = indptr[r] + n
+    return indptr, largest
+
+
+@numba.njit(**_JIT)
+def packed_tfidf_rows(packed: np.ndarray, packed_indptr: np.ndarray, indptr: np.ndarray, bits: int,
+                      log_table: np.ndarray, word_idf: np.ndarray, char_idf: np.ndarray, n_features: int,
+                      scale: np.float32):
+    """`tfidf_rows` of `ngram_hash.unpack_counts(packed, packed_indptr)` without unpacking:
+    -> (indices, data) of rows `indptr` (`packed_row_sizes`). The same products, the same two
+    normalisations per channel and the same scale, in the same order, so the same float32s."""
+    n_rows = len(packed_indptr) - 1
+    mask = (np.int64(1) << bits) - 1
+    indices = np.empty(indptr[n_rows], dtype=np.int32)
+    data = np.empty(indptr[n_rows], dtype=np.float32)
+    for r in range(n_rows):
+        k = indptr[r]
+        word_end = -1
+        e = packed_indptr[r]
+        while e < packed_indptr[r + 1]:
+            value = np.int64(packed[e])
+            col = value & mask
+            count = value >> bits
+            if count == 0:
+                count = np.int64(packed[e + 1])
+                e += 2
+            else:
+                e += 1
+            if col < n_features:
+                data[k] = np.float32(np.float64(log_table[count]) * np.float64(word_idf[col]))
+            else:
+                if word_end < 0:
+                    word_end = k
+                data[k] = np.float32(np.float64(log_table[count]) * np.float64(char_idf[col - n_features]))
+            indices[k] = col
+            k += 1
+        if word_end < 0:
+            word_end = k
+        for lo, hi in ((indptr[r], word_end), (word_end, k)):
+            row = data[lo:hi]
+            _normalise_l2(row)
+            _normalise_l2(row)
+            for t in range(len(row)):
+                row[t] = row[t] * scale
+    return indices, data
+
+
+@numba.njit(**_JIT)
 def _murmur32_bits(buffer: np.ndarray, start: int, length: int, seed: int) -> np.uint64:
     """MurmurHash3_x86_32 of buffer[start:start + length] (the 32 bits, in a uint64)."""
     h = np.uint64(seed) & _M32

@@ -9,6 +9,12 @@ the offsets, so no worker waits for another's order); a block then reads the row
 with a few `os.pread`s, served from the OS page cache while memory allows. Rows are the same
 float32 values either way: a row depends on its text alone.
 
+The file holds each row's n-gram counts (`ngram_hash.pack_counts`: 4 bytes an entry), not its
+TF-IDF values (8 bytes: an int32 column and a float32), and the values are made again as rows
+are read (`SentenceVectorizer.from_packed`, one compiled pass). On corpus-1m the rows were
+~9 GB of page cache, and fresh memory is dear on a virtual machine whose host takes back the
+guest's free pages: the row store's workers spent 114 of their 177 CPU-seconds in the kernel.
+
 The file is created already unlinked (`tempfile.TemporaryFile`), so a killed scan leaves
 nothing behind; `TMPDIR` chooses its directory.
 """
@@ -23,13 +29,15 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import scipy.sparse as sp
 
+from dedup.ngram_hash import pack_counts
+
 __all__ = ["RowStore", "RowStoreError"]
 
-# Texts hashed per worker task (one `SentenceVectorizer.transform` chunk).
+# Texts hashed per worker task (one `SentenceVectorizer.counts` chunk).
 STORE_CHUNK = 20_000
-# A stored entry is a column index (int32) and a value (float32). Sentences of corpus-100k
-# have 2.16 word and char n-gram entries per character: the size check allows 2.5.
-BYTES_PER_ENTRY = 8
+# A stored entry is a packed column and count (uint32). Sentences of corpus-100k have 2.16
+# word and char n-gram entries per character: the size check allows 2.5.
+BYTES_PER_ENTRY = 4
 ENTRIES_PER_CHAR = 2.5
 
 
@@ -49,19 +57,16 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
 
 
 def _hash_and_append(job: tuple[int, list[str]]) -> tuple[int, int, np.ndarray]:
-    """Worker side: TF-IDF rows of a chunk of texts, appended to the file as its column indices
-    (int32) then its values (float32) -> (chunk number, byte offset, entries per row)."""
+    """Worker side: the n-gram counts of a chunk of texts, appended to the file packed
+    (`pack_counts`) -> (chunk number, byte offset, stored entries per row)."""
     k, texts = job
     fd, counter, vectorizer = _WRITER
-    rows = vectorizer.transform(texts)
-    indices = np.ascontiguousarray(rows.indices, dtype=np.int32)
-    values = np.ascontiguousarray(rows.data, dtype=np.float32)
+    packed, entries = pack_counts(*vectorizer.counts(texts), vectorizer.n_features)
     with counter.get_lock():
         offset = counter.value
-        counter.value += indices.nbytes + values.nbytes
-    _pwrite_all(fd, memoryview(indices).cast("B"), offset)
-    _pwrite_all(fd, memoryview(values).cast("B"), offset + indices.nbytes)
-    return k, offset, np.diff(rows.indptr).astype(np.int32)
+        counter.value += packed.nbytes
+    _pwrite_all(fd, memoryview(packed).cast("B"), offset)
+    return k, offset, entries
 
 
 class RowStore:
@@ -77,6 +82,7 @@ class RowStore:
                  directory: str | None = None, track: Callable | None = None, chars: int | None = None) -> None:
         global _WRITER
         self.n_columns = 2 * vectorizer.n_features
+        self._vectorizer = vectorizer
         if chars is not None:  # the texts' total length: refuse early rather than fill the disk
             needed = int(ENTRIES_PER_CHAR * BYTES_PER_ENTRY * chars)
             free = shutil.disk_usage(directory or tempfile.gettempdir()).free
@@ -88,9 +94,8 @@ class RowStore:
         except OSError as error:
             raise RowStoreError(self._advice(directory, error)) from error
         self._fd = self._file.fileno()
-        self.entries = np.zeros(n_rows, dtype=np.int64)  # a row's stored entries
-        self.offsets = np.zeros(n_rows, dtype=np.int64)  # byte offset of a row's first column index
-        self._values_after = np.zeros(n_rows, dtype=np.int64)  # its values are this many bytes later
+        self.entries = np.zeros(n_rows, dtype=np.int64)  # a row's stored (packed) entries
+        self.offsets = np.zeros(n_rows, dtype=np.int64)  # byte offset of a row's first entry
         n_chunks = -(-n_rows // STORE_CHUNK)
         tasks = _chunked(texts, STORE_CHUNK)
         counter = mp.get_context("fork").Value("q", 0)
@@ -108,14 +113,13 @@ class RowStore:
         self.bytes_written = int(counter.value)
 
     def _place(self, k: int, offset: int, entries: np.ndarray) -> None:
-        """Record where chunk k's rows are: indices laid end to end at `offset`, values after."""
+        """Record where chunk k's rows are: laid end to end from `offset`."""
         begin = k * STORE_CHUNK
         stop = begin + len(entries)
         before = np.zeros(len(entries), dtype=np.int64)
         np.cumsum(entries[:-1], out=before[1:])
         self.entries[begin:stop] = entries
         self.offsets[begin:stop] = offset + 4 * before
-        self._values_after[begin:stop] = 4 * int(entries.sum())
 
     @staticmethod
     def _advice(directory: str | None, error: OSError | str) -> str:
@@ -137,25 +141,19 @@ class RowStore:
         distinct, inverse = np.unique(np.asarray(numbers, dtype=np.int64), return_inverse=True)
         entries = self.entries[distinct]
         starts = self.offsets[distinct]
-        values_after = self._values_after[distinct]
         indptr = np.zeros(len(distinct) + 1, dtype=np.int64)
         np.cumsum(entries, out=indptr[1:])
-        indices = np.empty(int(indptr[-1]), dtype=np.int32)
-        values = np.empty(int(indptr[-1]), dtype=np.float32)
+        packed = np.empty(int(indptr[-1]), dtype=np.uint32)
         new_read = np.ones(len(distinct), dtype=bool)
-        new_read[1:] = (starts[1:] != starts[:-1] + 4 * entries[:-1]) | (values_after[1:] != values_after[:-1])
+        new_read[1:] = starts[1:] != starts[:-1] + 4 * entries[:-1]
         first = np.flatnonzero(new_read)
         ends = np.append(first[1:], len(distinct))
-        index_bytes = memoryview(indices).cast("B")
-        value_bytes = memoryview(values).cast("B")
-        for lo, hi, offset, after in zip(first.tolist(), ends.tolist(), starts[first].tolist(),
-                                         values_after[first].tolist()):
+        packed_bytes = memoryview(packed).cast("B")
+        for lo, hi, offset in zip(first.tolist(), ends.tolist(), starts[first].tolist()):
             begin, end = 4 * int(indptr[lo]), 4 * int(indptr[hi])
             if end > begin:
-                self._read_into(index_bytes[begin:end], offset)
-                self._read_into(value_bytes[begin:end], offset + after)
-        matrix = sp.csr_matrix((values, indices, indptr), shape=(len(distinct), self.n_columns))
-        return matrix, inverse.ravel()
+                self._read_into(packed_bytes[begin:end], offset)
+        return self._vectorizer.from_packed(packed, indptr), inverse.ravel()
 
     def _read_into(self, target: memoryview, offset: int) -> None:
         got = os.preadv(self._fd, [target], offset)

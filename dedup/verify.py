@@ -34,7 +34,7 @@ from xxhash import xxh3_128_digest
 from dedup.fingerprint import ranks_within
 from dedup.fidelity import figures, fidelity, link_feature_rows
 from dedup.jit import kernel
-from dedup.ngram_hash import ngram_counts
+from dedup.ngram_hash import ngram_counts, packed_column_bits, unpack_counts
 from dedup.workers import bounded_map, worker_pool
 
 
@@ -400,6 +400,12 @@ class SentenceVectorizer:
             raise RuntimeError("SentenceVectorizer.fit must be called before transform")
         return _tfidf_rows(word, char, self._word_idf, self._char_idf)
 
+    def from_packed(self, packed: np.ndarray, indptr: np.ndarray) -> sp.csr_matrix:
+        """`from_counts` of counts in `ngram_hash.pack_counts`' form (a row store's rows)."""
+        if not self.fitted_:
+            raise RuntimeError("SentenceVectorizer.fit must be called before transform")
+        return _tfidf_packed(packed, indptr, self.n_features, self._word_idf, self._char_idf)
+
     def fit_transform(self, sentences: Sequence[str], jobs: int = 1) -> sp.csr_matrix:
         """Fit the IDF on these sentences and return their TF-IDF rows, hashing each once."""
         word, char = self.counts(sentences, jobs)
@@ -504,10 +510,7 @@ def _tfidf_rows(word: sp.csr_matrix, char: sp.csr_matrix, word_idf: TfidfTransfo
     the matrices several times (a fifth of the time to embed a sentence)."""
     compiled = kernel("tfidf_rows", word.nnz + char.nnz)
     if compiled is not None and word.dtype == char.dtype == np.float32:
-        largest = int(max(word.data.max(initial=1), char.data.max(initial=1)))
-        log_table = np.arange(largest + 1, dtype=np.float32)
-        np.log(log_table, out=log_table, where=log_table > 0)
-        log_table += 1.0  # as TfidfTransformer's sublinear tf: numpy's float32 log, plus 1 in float32
+        log_table = _sublinear_tf_table(int(max(word.data.max(initial=1), char.data.max(initial=1))))
         n_features = word.shape[1]
         indptr, indices, data = compiled(word.indptr, word.indices, word.data, char.indptr, char.indices, char.data,
                                          log_table, word_idf.idf_, char_idf.idf_, n_features,
@@ -516,6 +519,29 @@ def _tfidf_rows(word: sp.csr_matrix, char: sp.csr_matrix, word_idf: TfidfTransfo
     word = normalize(word_idf.transform(word))
     char = normalize(char_idf.transform(char))
     return (sp.hstack([word, char], format="csr") * np.float32(1 / np.sqrt(2))).astype(np.float32)
+
+
+def _sublinear_tf_table(largest: int) -> np.ndarray:
+    """log(count) + 1 for counts 0..largest, as TfidfTransformer(sublinear_tf=True) makes it:
+    numpy's float32 log, plus 1 in float32 (the compiled paths look counts up here)."""
+    log_table = np.arange(largest + 1, dtype=np.float32)
+    np.log(log_table, out=log_table, where=log_table > 0)
+    log_table += 1.0
+    return log_table
+
+
+def _tfidf_packed(packed: np.ndarray, indptr: np.ndarray, n_features: int, word_idf: TfidfTransformer,
+                  char_idf: TfidfTransformer) -> sp.csr_matrix:
+    """`_tfidf_rows` of counts in `ngram_hash.pack_counts`' form (row r is packed[indptr[r]:
+    indptr[r + 1]]): one compiled pass, or unpacked into count matrices for the numpy path."""
+    sizes, compiled = kernel("packed_row_sizes", len(packed)), kernel("packed_tfidf_rows", len(packed))
+    if sizes is None or compiled is None:
+        return _tfidf_rows(*unpack_counts(packed, indptr, n_features), word_idf, char_idf)
+    bits = packed_column_bits(n_features)
+    rows, largest = sizes(packed, indptr, bits)
+    indices, data = compiled(packed, indptr, rows, bits, _sublinear_tf_table(int(largest)), word_idf.idf_,
+                             char_idf.idf_, n_features, np.float32(1 / np.sqrt(2)))
+    return sp.csr_matrix((data, indices, rows), shape=(len(indptr) - 1, 2 * n_features))
 
 
 def _tfidf_sentences(job: tuple[list[str], int, TfidfTransformer, TfidfTransformer]) -> sp.csr_matrix:

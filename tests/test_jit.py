@@ -285,3 +285,32 @@ def test_tfidf_kernel_equals_scikit_learn_weighting(monkeypatch):
     np.testing.assert_array_equal(got.indptr, expected.indptr)
     np.testing.assert_array_equal(got.indices, expected.indices)
     np.testing.assert_array_equal(got.data, expected.data)
+
+
+def test_packed_counts_kernel_equals_tfidf_of_the_unpacked_counts(monkeypatch):
+    """A row store's rows: TF-IDF made straight from packed counts (one compiled pass) equals
+    `_tfidf_rows` of the unpacked count matrices, compiled or numpy, entry for entry and in the
+    same order, escaped counts (8,192 and more at 2^18 features) and empty rows included."""
+    from dedup.ngram_hash import ngram_counts, pack_counts, unpack_counts
+    from dedup.verify import SentenceVectorizer, _tfidf_packed, _tfidf_rows
+
+    sentences = [s for t in _news_texts() + _odd_texts(200) for s in t.split(". ")]
+    sentences += ["the " * 9000, "", "a " * 8191 + "b " * 8192, "   "]
+    vectorizer = SentenceVectorizer().fit(sentences)
+    word, char = ngram_counts(sentences, vectorizer.n_features)
+    packed, entries = pack_counts(word, char, vectorizer.n_features)
+    assert len(packed) > word.nnz + char.nnz  # escaped counts: "the" 9,000 times, its char n-grams, "b" 8,192
+    indptr = np.concatenate([[0], np.cumsum(entries)])
+    idf = (vectorizer._word_idf, vectorizer._char_idf)
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    got = _tfidf_packed(packed, indptr, vectorizer.n_features, *idf)
+    compiled = _tfidf_rows(word, char, *idf)
+    with jit.numpy_only():
+        unpacked = _tfidf_packed(packed, indptr, vectorizer.n_features, *idf)
+        reference = _tfidf_rows(*unpack_counts(packed, indptr, vectorizer.n_features), *idf)
+    for other in (compiled, unpacked):
+        assert got.dtype == other.dtype == np.float32 and got.shape == other.shape
+        np.testing.assert_array_equal(got.indptr, other.indptr)
+        np.testing.assert_array_equal(got.indices, other.indices)
+        np.testing.assert_array_equal(got.data, other.data)
+    assert (got != reference).nnz == 0

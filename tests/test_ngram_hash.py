@@ -89,3 +89,34 @@ def test_stack_rows_equals_vstack(monkeypatch):
     assert verify.stack_rows(iter([]), 0, 8).shape == (0, 8)
     with pytest.raises(ValueError, match="3 rows arrived for 5"):
         verify.stack_rows(iter([expected[:3]]), 5, expected.shape[1])
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("n_features", [2**18, 2**12])
+def test_packed_counts_unpack_to_the_same_matrices(n_features, compiled, monkeypatch):
+    """A row store keeps counts packed (column | count << bits); counts too large for the bits
+    left are escaped, including one whose escape entry reads as count 0 and one that does not.
+    The compiled packing and the numpy one give the same entries."""
+    from dedup import jit
+    from dedup.ngram_hash import pack_counts, packed_column_bits, unpack_counts
+
+    texts = SENTENCES + ["a " * 9000, "b " * 8191 + "c " * 8192, "d " * 600_000, ""]
+    word, char = ngram_counts(texts, n_features)
+    monkeypatch.setattr(jit, "MIN_SIZE", 0 if compiled else 1 << 62)
+    if compiled and not jit.jit_available():
+        pytest.skip("numba is not installed")
+    packed, entries = pack_counts(word, char, n_features)
+    with jit.numpy_only():
+        reference = pack_counts(word, char, n_features)
+    np.testing.assert_array_equal(packed, reference[0])
+    np.testing.assert_array_equal(entries, reference[1])
+    assert packed.dtype == np.uint32 and len(entries) == len(texts) and entries.sum() == len(packed)
+    limit = 1 << (32 - packed_column_bits(n_features))  # 8,192 at 2^18 features, 524,288 at 2^12
+    escaped = int((word.data >= limit).sum() + (char.data >= limit).sum())
+    assert escaped > 0 and len(packed) == word.nnz + char.nnz + escaped
+    got_word, got_char = unpack_counts(packed, np.concatenate([[0], np.cumsum(entries)]), n_features)
+    for got, want in ((got_word, word), (got_char, char)):
+        assert got.dtype == np.float32 and got.shape == want.shape
+        np.testing.assert_array_equal(got.indptr, want.indptr)
+        np.testing.assert_array_equal(got.indices, want.indices)
+        np.testing.assert_array_equal(got.data, want.data)

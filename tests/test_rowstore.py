@@ -55,7 +55,7 @@ def test_rows_read_back_as_the_vectorizer_makes_them(monkeypatch, jobs):
     texts = _texts(60)
     vectorizer = _fitted(texts)
     store = RowStore(vectorizer, iter(texts), len(texts), jobs)
-    assert len(store) == len(texts) and store.bytes_written == 8 * int(store.entries.sum())
+    assert len(store) == len(texts) and store.bytes_written == 4 * int(store.entries.sum())
     expected = _as_stored(vectorizer, texts, 7)
     rng = np.random.default_rng(0)
     for numbers in (np.arange(len(texts)), rng.integers(0, len(texts), 45), np.array([59, 3, 3, 0, 58, 1])):
