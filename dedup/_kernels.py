@@ -632,6 +632,16 @@ def _normalise_l2(values: np.ndarray) -> None:
 
 
 @numba.njit(**_JIT)
+def _finish_channel(values: np.ndarray, scale: np.float32) -> None:
+    """One channel of a TF-IDF row, weighted: L2-normalised twice, as the numpy path does (the
+    transformer's norm, then `normalize`), then times `scale`."""
+    _normalise_l2(values)
+    _normalise_l2(values)
+    for k in range(len(values)):
+        values[k] = values[k] * scale
+
+
+@numba.njit(**_JIT)
 def tfidf_rows(word_indptr: np.ndarray, word_indices: np.ndarray, word_counts: np.ndarray,
                char_indptr: np.ndarray, char_indices: np.ndarray, char_counts: np.ndarray,
                log_table: np.ndarray, word_idf: np.ndarray, char_idf: np.ndarray, n_features: int,
@@ -659,11 +669,7 @@ def tfidf_rows(word_indptr: np.ndarray, word_indices: np.ndarray, word_counts: n
                 weight = log_table[np.int64(counts[e])]
                 data[at + e - lo] = np.float32(np.float64(weight) * np.float64(idf[cols[e]]))
                 indices[at + e - lo] = cols[e] + offset
-            row = data[at:at + hi - lo]
-            _normalise_l2(row)
-            _normalise_l2(row)
-            for k in range(len(row)):
-                row[k] = row[k] * scale
+            _finish_channel(data[at:at + hi - lo], scale)
             at += hi - lo
     return indptr, indices, data
 
@@ -707,6 +713,17 @@ def pack_counts(word_indptr: np.ndarray, word_indices: np.ndarray, word_data: np
 
 
 @numba.njit(**_JIT)
+def _packed_entry(packed: np.ndarray, e: int, bits: int):
+    """The entry of `ngram_hash.pack_counts`' form at packed[e] -> (column, count, position of
+    the next entry): an escaped count (count 0) is the next uint32."""
+    value = np.int64(packed[e])
+    count = value >> bits
+    if count == 0:
+        return value, np.int64(packed[e + 1]), e + 2
+    return value & ((np.int64(1) << bits) - 1), count, e + 1
+
+
+@numba.njit(**_JIT)
 def packed_row_sizes(packed: np.ndarray, packed_indptr: np.ndarray, bits: int):
     """Entries of each row of `ngram_hash.pack_counts`' form (an escaped count takes two
     packed entries and is one entry) -> (indptr of the unpacked rows, the largest count)."""
@@ -717,12 +734,7 @@ def packed_row_sizes(packed: np.ndarray, packed_indptr: np.ndarray, bits: int):
         n = 0
         e = packed_indptr[r]
         while e < packed_indptr[r + 1]:
-            count = np.int64(packed[e]) >> bits
-            if count == 0:
-                count = np.int64(packed[e + 1])
-                e += 2
-            else:
-                e += 1
+            _, count, e = _packed_entry(packed, e, bits)
             largest = max(largest, count)
             n += 1
         indptr[r + 1] = indptr[r] + n
@@ -737,7 +749,6 @@ def packed_tfidf_rows(packed: np.ndarray, packed_indptr: np.ndarray, indptr: np.
     -> (indices, data) of rows `indptr` (`packed_row_sizes`). The same products, the same two
     normalisations per channel and the same scale, in the same order, so the same float32s."""
     n_rows = len(packed_indptr) - 1
-    mask = (np.int64(1) << bits) - 1
     indices = np.empty(indptr[n_rows], dtype=np.int32)
     data = np.empty(indptr[n_rows], dtype=np.float32)
     for r in range(n_rows):
@@ -745,14 +756,7 @@ def packed_tfidf_rows(packed: np.ndarray, packed_indptr: np.ndarray, indptr: np.
         word_end = -1
         e = packed_indptr[r]
         while e < packed_indptr[r + 1]:
-            value = np.int64(packed[e])
-            col = value & mask
-            count = value >> bits
-            if count == 0:
-                count = np.int64(packed[e + 1])
-                e += 2
-            else:
-                e += 1
+            col, count, e = _packed_entry(packed, e, bits)
             if col < n_features:
                 data[k] = np.float32(np.float64(log_table[count]) * np.float64(word_idf[col]))
             else:
@@ -763,12 +767,8 @@ def packed_tfidf_rows(packed: np.ndarray, packed_indptr: np.ndarray, indptr: np.
             k += 1
         if word_end < 0:
             word_end = k
-        for lo, hi in ((indptr[r], word_end), (word_end, k)):
-            row = data[lo:hi]
-            _normalise_l2(row)
-            _normalise_l2(row)
-            for t in range(len(row)):
-                row[t] = row[t] * scale
+        _finish_channel(data[indptr[r]:word_end], scale)
+        _finish_channel(data[word_end:k], scale)
     return indices, data
 
 

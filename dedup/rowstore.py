@@ -81,8 +81,7 @@ class RowStore:
     def __init__(self, vectorizer, texts: Iterable[str], n_rows: int, jobs: int = 1,
                  directory: str | None = None, track: Callable | None = None, chars: int | None = None) -> None:
         global _WRITER
-        self.n_columns = 2 * vectorizer.n_features
-        self._vectorizer = vectorizer
+        self._vectorizer = vectorizer  # weighs the stored counts as rows are read
         if chars is not None:  # the texts' total length: refuse early rather than fill the disk
             needed = int(ENTRIES_PER_CHAR * BYTES_PER_ENTRY * chars)
             free = shutil.disk_usage(directory or tempfile.gettempdir()).free

@@ -501,6 +501,10 @@ def _hash_sentences(job: tuple[list[str], int]) -> tuple[sp.csr_matrix, sp.csr_m
     return ngram_counts(sentences, n_features)
 
 
+# Each channel's weight in a sentence row, so that a dot product is the mean of the word and char cosines.
+_CHANNEL_SCALE = np.float32(1 / np.sqrt(2))
+
+
 def _tfidf_rows(word: sp.csr_matrix, char: sp.csr_matrix, word_idf: TfidfTransformer,
                 char_idf: TfidfTransformer) -> sp.csr_matrix:
     """TF-IDF rows from counts; a row's dot product with another is the mean word/char cosine.
@@ -514,11 +518,11 @@ def _tfidf_rows(word: sp.csr_matrix, char: sp.csr_matrix, word_idf: TfidfTransfo
         n_features = word.shape[1]
         indptr, indices, data = compiled(word.indptr, word.indices, word.data, char.indptr, char.indices, char.data,
                                          log_table, word_idf.idf_, char_idf.idf_, n_features,
-                                         np.float32(1 / np.sqrt(2)))
+                                         _CHANNEL_SCALE)
         return sp.csr_matrix((data, indices, indptr), shape=(word.shape[0], 2 * n_features))
     word = normalize(word_idf.transform(word))
     char = normalize(char_idf.transform(char))
-    return (sp.hstack([word, char], format="csr") * np.float32(1 / np.sqrt(2))).astype(np.float32)
+    return (sp.hstack([word, char], format="csr") * _CHANNEL_SCALE).astype(np.float32)
 
 
 def _sublinear_tf_table(largest: int) -> np.ndarray:
@@ -540,7 +544,7 @@ def _tfidf_packed(packed: np.ndarray, indptr: np.ndarray, n_features: int, word_
     bits = packed_column_bits(n_features)
     rows, largest = sizes(packed, indptr, bits)
     indices, data = compiled(packed, indptr, rows, bits, _sublinear_tf_table(int(largest)), word_idf.idf_,
-                             char_idf.idf_, n_features, np.float32(1 / np.sqrt(2)))
+                             char_idf.idf_, n_features, _CHANNEL_SCALE)
     return sp.csr_matrix((data, indices, rows), shape=(len(indptr) - 1, 2 * n_features))
 
 
