@@ -13,7 +13,7 @@ import difflib
 import re
 from functools import lru_cache
 from itertools import chain
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -93,7 +93,7 @@ def capitalised(text: str) -> set[str]:
 
 @lru_cache(maxsize=100_000)
 def _capitalised(text: str) -> frozenset[str]:
-    return frozenset(m.group(0).lower() for m in _CAPITALISED.finditer(text))
+    return frozenset(map(str.lower, _CAPITALISED.findall(text)))  # the pattern has no groups: whole matches
 
 
 @lru_cache(maxsize=50_000)
@@ -156,7 +156,7 @@ def copied(a: str, b: str) -> bool:
 @lru_cache(maxsize=100_000)
 def _word_3gram_count(text: str) -> int:
     """Distinct word 3-grams of a text (`_grams`' set of them, without building the others)."""
-    all_tokens = _words(text)[0]
+    all_tokens = _token_tuple(text)
     return len(set(zip(all_tokens, all_tokens[1:], all_tokens[2:])))
 
 
@@ -241,13 +241,23 @@ def link_feature_rows(links: Sequence[tuple[str, str, float]],
     similarity = np.fromiter((links[k][2] for k in compared), dtype=np.float64, count=len(compared))
     found, found_copied = compiled(token_ids, token_offsets, stem_ids, stem_offsets, weights, side_a, side_b,
                                    similarity, COPIED_SHARE, COPIED_MIN_GRAMS)
-    for row, k in zip(found, compared):  # figures and names: cached sets per sentence
-        a, b, _ = links[k]
-        row[6] = float(figures(a) != figures(b))
-        row[7] = float(min(3, len(_capitalised(a) ^ _capitalised(b))))
+    # Figures and names: each distinct text's sets once, numbered so that equal sets get
+    # equal numbers; a link compares numbers, and counts names only where they differ.
+    texts = list(index)
+    figure_ids, name_ids = _set_ids(map(figures, texts)), _set_ids(map(_capitalised, texts))
+    found[:, 6] = figure_ids[side_a] != figure_ids[side_b]
+    for p in np.flatnonzero(name_ids[side_a] != name_ids[side_b]).tolist():
+        names_a, names_b = _capitalised(texts[side_a[p]]), _capitalised(texts[side_b[p]])
+        found[p, 7] = min(3, len(names_a ^ names_b))
     rows[compared] = found
     copied_flags[compared] = found_copied
     return rows, copied_flags
+
+
+def _set_ids(sets: Iterable[frozenset]) -> np.ndarray:
+    """A number per set, equal for equal sets (first-seen order)."""
+    numbers: dict[frozenset, int] = {}
+    return np.fromiter((numbers.setdefault(x, len(numbers)) for x in sets), dtype=np.int64)
 
 
 class _Vocabulary(dict):
@@ -310,9 +320,11 @@ def _id_arrays(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray
 def _identical_features(text: str) -> tuple[float, ...]:
     """FEATURE_NAMES[1:] of a text against itself, what the general path computes for a == b:
     every share is 1 (0 for the word shares of a text without such words), no unmatched
-    weight whatever the weights, no insertion, no differing number or name."""
-    all_tokens, _, stems = _words(text)
-    has_stems, has_tokens = float(bool(stems)), float(bool(all_tokens))
+    weight whatever the weights, no insertion, no differing number or name. A text has
+    content-word stems exactly when it has a content word, so nothing is stemmed here."""
+    all_tokens = _token_tuple(text)
+    has_stems = float(not STOPWORDS.issuperset(all_tokens))
+    has_tokens = float(bool(all_tokens))
     return (has_stems, has_stems, 0.0, 0.0, 0.0, 0.0, 0.0, has_tokens, *_ALL_SHARED)
 
 
