@@ -18,7 +18,7 @@ import sys
 import time
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,7 +36,7 @@ from dedup.document import Document, Skip
 from dedup.fastverify import SentenceTable, VerbatimFacts, decide, sentence_table
 from dedup.fingerprint import Fingerprinter, estimate_jaccard, ranks_within, scan_fingerprints, warm_kernels
 from dedup.rowstore import RowStore, RowStoreError
-from dedup.textstore import TextsById, spill_texts
+from dedup.textstore import TextStore, TextsById, spill_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
 from dedup.jit import loaded_kernel
@@ -830,8 +830,10 @@ def _verify_block(k: int) -> tuple[list, int, int, float]:
     _VERIFY_STATE = _verify_state(verifier, sentences, *_block_layout(verifier, sentences, blocks[k], None, 1, stored),
                                   texts, skip_related, keep_links)
     _VERIFY_LABEL = label
+    documents = sentences.documents
+    held = documents.held(np.unique(blocks[k]).tolist()) if isinstance(documents, TextStore) else nullcontext()
     try:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with held, threadpool_limits(limits=1, user_api="blas"):
             parts = [_align_and_label(chunk) for chunk in _chunks(blocks[k].tolist())]
     finally:
         _VERIFY_STATE = _VERIFY_LABEL = None

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -48,6 +49,7 @@ class TextStore(Sequence[str]):
         np.cumsum(lengths, out=self._offsets[1:])
         self._chars = np.asarray(chars, dtype=np.int64)
         self._fd = self._file.fileno()
+        self._held: dict[int, str] = {}  # texts read once for a while (`held`)
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -58,6 +60,10 @@ class TextStore(Sequence[str]):
             if step != 1:
                 return [self[i] for i in range(start, stop, step)]
             return self._range(start, max(start, stop))
+        if self._held:
+            text = self._held.get(k)
+            if text is not None:
+                return text
         k = int(k)
         if k < 0:
             k += len(self)
@@ -65,6 +71,17 @@ class TextStore(Sequence[str]):
             raise IndexError("TextStore index out of range")
         start, end = int(self._offsets[k]), int(self._offsets[k + 1])
         return os.pread(self._fd, end - start, start).decode("utf-8", "surrogatepass") if end > start else ""
+
+    @contextmanager
+    def held(self, indices: Iterable[int]) -> Iterator[None]:
+        """Texts `indices` read once and served from memory inside the block. A verify block
+        reads a document's text in every pair it is in, to split, label and compare it: on
+        corpus-1m the reads (a pread and a decode each) were 4% of a block's time."""
+        self._held = {k: self[k] for k in indices}
+        try:
+            yield
+        finally:
+            self._held = {}
 
     def _range(self, start: int, stop: int) -> list[str]:
         """Texts start..stop-1 with one read (the fingerprint stage takes batches of them)."""

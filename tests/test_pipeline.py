@@ -28,11 +28,13 @@ def _summary(result) -> list[tuple]:
     return [(p.a, p.b, p.relation, round(p.score, 4)) for p in result.pairs]
 
 
-@pytest.mark.parametrize("jobs, row_store", [(1, "unused"), (2, "used"), (2, "unwritable")])
-def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store):
+@pytest.mark.parametrize("jobs, row_store, spill", [(1, "unused", False), (2, "used", False), (2, "unwritable", False),
+                                                    (2, "used", True)])
+def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store, spill):
     """Blocks verified one after another in this process (1 job), or each on a forked worker
     (2 jobs) that reads its sentences' rows from the scan's row store, or hashes them itself
-    when the temporary folder cannot hold the store: the pairs of the corpus verified whole."""
+    when the temporary folder cannot hold the store: the pairs of the corpus verified whole.
+    With the texts spilled to a file, a block worker holds its documents' texts in memory."""
     from dedup.rowstore import RowStore
 
     docs = _corpus()
@@ -54,7 +56,7 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store):
     forked_blocks = []
     monkeypatch.setattr(pipeline, "_verify_blocks",
                         lambda *args, verify=pipeline._verify_blocks: forked_blocks.append(len(args[2])) or verify(*args))
-    scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=jobs, related=True))
+    scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=jobs, related=True, spill_texts_mb=0 if spill else None))
     fit_idf = scanner._fit_idf
 
     def fit_without_matrix(vectorizer, texts, pairs, all_sentences=None, folded=None):

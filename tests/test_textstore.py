@@ -30,6 +30,19 @@ def test_writes_in_chunks(monkeypatch):
     assert list(TextStore(texts)) == texts
 
 
+def test_held_texts_are_read_once_and_served_from_memory(monkeypatch):
+    store = TextStore(TEXTS)
+    reads = []
+    real_pread = textstore.os.pread
+    monkeypatch.setattr(textstore.os, "pread", lambda *args: reads.append(args) or real_pread(*args))
+    with store.held([0, 2, 4]):
+        assert len(reads) == 3  # one read per held text that is not empty
+        assert [store[k] for k in (0, 2, 4, 0, 2, 4)] == [TEXTS[0], TEXTS[2], TEXTS[4]] * 2
+        assert len(reads) == 3
+        assert store[3] == TEXTS[3] and len(reads) == 4  # not held: read from the file
+    assert store[0] == TEXTS[0] and len(reads) == 5  # after the block, from the file again
+
+
 def _read(args):
     store, k = _STORE, args
     return store[k]
