@@ -617,6 +617,35 @@ def link_features(tokens: np.ndarray, token_offsets: np.ndarray, stems: np.ndarr
 
 
 @numba.njit(**_JIT)
+def block_starts(pairs: np.ndarray, counts: np.ndarray, budget: int) -> np.ndarray:
+    """`pipeline._block_starts`' loop: a document is in the current block when its mark is the
+    block's number, so a new block needs no clearing. As there, a pair (i, i) counts i twice
+    unless it opens a block."""
+    mark = np.full(len(counts), -1, dtype=np.int64)
+    starts = np.zeros(len(pairs) + 1, dtype=np.int64)
+    n_starts = 1
+    block = 0
+    held = 0
+    for k in range(len(pairs)):
+        i, j = pairs[k, 0], pairs[k, 1]
+        grow = 0
+        if mark[i] != block:
+            grow += counts[i]
+        if mark[j] != block:
+            grow += counts[j]
+        if held + grow > budget and k > starts[n_starts - 1]:
+            starts[n_starts] = k
+            n_starts += 1
+            block += 1
+            held = 0
+            grow = counts[i] if i == j else counts[i] + counts[j]
+        mark[i] = block
+        mark[j] = block
+        held += grow
+    return starts[:n_starts]
+
+
+@numba.njit(**_JIT)
 def _normalise_l2(values: np.ndarray) -> None:
     """scikit-learn's `inplace_csr_row_normalize_l2` on one row: float32 squares summed in
     float64, each value divided by the root in float64 and stored as float32. The double sum

@@ -24,6 +24,11 @@ class Document:
     url: str | None = None
     origin: str = ""
 
+    def with_text(self, text: str) -> "Document":
+        """A copy with another text: `dataclasses.replace`, ~7x faster (a scan makes one per
+        document, in the main process, to drop the raw text once it is cleaned)."""
+        return Document(self.id, text, self.title, self.date, self.source, self.url, self.origin)
+
 
 @dataclass(frozen=True, slots=True)
 class Skip:

@@ -564,3 +564,16 @@ def test_mangled_files_never_raise_anything_but_one_line_input_problems(tmp_path
                 assert "\n" not in str(problem)
             else:
                 assert all("\n" not in str(skip) for skip in skips)
+
+
+def test_a_document_with_another_text_keeps_every_other_field():
+    """`Document.with_text` spells out the fields for speed: a field added to Document and not to
+    it would be lost when a scan drops the raw texts."""
+    import dataclasses
+
+    from dedup.document import Document
+
+    values = {f.name: f"{f.name}-value" for f in dataclasses.fields(Document)}
+    doc = Document(**values)
+    assert doc.with_text("cleaned") == dataclasses.replace(doc, text="cleaned")
+    assert doc.text == "text-value"

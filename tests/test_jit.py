@@ -314,3 +314,21 @@ def test_packed_counts_kernel_equals_tfidf_of_the_unpacked_counts(monkeypatch):
         np.testing.assert_array_equal(got.indices, other.indices)
         np.testing.assert_array_equal(got.data, other.data)
     assert (got != reference).nnz == 0
+
+
+def test_block_cut_kernel_equals_the_python_loop():
+    """Blocks of pairs under a sentence budget: the same starts from the kernel and the loop,
+    with documents met again inside a block, pairs larger than the budget and pairs (i, i)."""
+    from dedup.pipeline import _block_starts
+
+    jit._kernels()
+    rng = np.random.default_rng(5)
+    for n_docs, n_pairs, budget in ((50, 400, 30), (1000, 5000, 200), (20, 300, 5), (10, 1, 3)):
+        counts = rng.integers(0, 12, size=n_docs)
+        pairs = rng.integers(0, n_docs, size=(n_pairs, 2))
+        pairs[::17, 1] = pairs[::17, 0]
+        compiled = _block_starts(pairs, counts, budget)
+        with jit.numpy_only():
+            looped = _block_starts(pairs, counts, budget)
+        assert compiled == looped and compiled[0] == 0
+        assert len(looped) > 1 or n_pairs == 1
