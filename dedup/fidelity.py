@@ -231,7 +231,8 @@ def link_feature_rows(links: Sequence[tuple[str, str, float]],
     for k in compared:
         index.setdefault(links[k][0], len(index))
         index.setdefault(links[k][1], len(index))
-    token_ids, token_offsets, stem_ids, stem_offsets, content = _id_arrays(list(index))
+    texts = list(index)
+    token_ids, token_offsets, stem_ids, stem_offsets, content = _id_arrays(texts)
     # The unmatched-word weight of each content word, asked once per distinct word of the call.
     content_ids, where = np.unique(token_ids[content], return_inverse=True)
     words = _VOCABULARY.words
@@ -243,7 +244,6 @@ def link_feature_rows(links: Sequence[tuple[str, str, float]],
                                    similarity, COPIED_SHARE, COPIED_MIN_GRAMS)
     # Figures and names: each distinct text's sets once, numbered so that equal sets get
     # equal numbers; a link compares numbers, and counts names only where they differ.
-    texts = list(index)
     figure_ids, name_ids = _set_ids(map(figures, texts)), _set_ids(map(_capitalised, texts))
     found[:, 6] = figure_ids[side_a] != figure_ids[side_b]
     for p in np.flatnonzero(name_ids[side_a] != name_ids[side_b]).tolist():

@@ -840,13 +840,15 @@ def _verify_block(k: int) -> tuple[list, int, int, float]:
     pairs chunk by chunk (`_verify_chunk`'s result, summed over the chunks)."""
     global _VERIFY_STATE, _VERIFY_LABEL
     verifier, sentences, blocks, texts, skip_related, keep_links, label, stored = _BLOCKS_STATE
-    _VERIFY_STATE = _verify_state(verifier, sentences, *_block_layout(verifier, sentences, blocks[k], None, 1, stored),
-                                  texts, skip_related, keep_links)
-    _VERIFY_LABEL = label
+    # Spilled texts are held from the block's start: without a row store it reads them to hash its sentences too.
     documents = sentences.documents
     held = documents.held(np.unique(blocks[k]).tolist()) if isinstance(documents, TextStore) else nullcontext()
     try:
         with held, threadpool_limits(limits=1, user_api="blas"):
+            _VERIFY_STATE = _verify_state(verifier, sentences,
+                                          *_block_layout(verifier, sentences, blocks[k], None, 1, stored),
+                                          texts, skip_related, keep_links)
+            _VERIFY_LABEL = label
             parts = [_align_and_label(chunk) for chunk in _chunks(blocks[k].tolist())]
     finally:
         _VERIFY_STATE = _VERIFY_LABEL = None

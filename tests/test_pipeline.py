@@ -29,7 +29,7 @@ def _summary(result) -> list[tuple]:
 
 
 @pytest.mark.parametrize("jobs, row_store, spill", [(1, "unused", False), (2, "used", False), (2, "unwritable", False),
-                                                    (2, "used", True)])
+                                                    (2, "used", True), (2, "unwritable", True)])
 def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store, spill):
     """Blocks verified one after another in this process (1 job), or each on a forked worker
     (2 jobs) that reads its sentences' rows from the scan's row store, or hashes them itself
