@@ -344,3 +344,37 @@ def test_cleaner_output_is_the_same_on_worker_processes():
     assert Cleaner().fit_transform(texts, sources, jobs=2) == serial
     assert all(footer not in text for text in serial)
     assert serial[1].startswith("Story 1 says")
+
+
+def test_fast_paths_equal_the_patterns_they_skip() -> None:
+    """The non-ASCII character map (a substitution, not str.translate), the empty-bracket check
+    and the double-space check give what the plain patterns give, on texts dense in the
+    characters they look for."""
+    from dedup import clean
+
+    rng = random.Random(11)
+    alphabet = [*map(chr, clean._CHAR_MAP), "a", "B", " ", "  ", "\n", "(", ")", "[", "]", "\u00e9", "\u4e00",
+                "\u2003", "\u00a0", "x"]
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        assert clean._MAPPED_CHAR.sub(clean._map_char, text) == text.translate(clean._CHAR_MAP)
+        assert clean._has_empty_brackets(text) == bool(clean._EMPTY_BRACKETS.search(text))
+        spaced = clean._INNER_SPACES.sub(" ", text)
+        assert ("  " in text) or spaced == text
+    assert clean._has_empty_brackets("see ( \u2003 ) and [x]") and not clean._has_empty_brackets("(a) [b]")
+
+
+def test_paragraph_keys_are_the_line_keys_of_the_kept_paragraphs() -> None:
+    """`_cleaned` carries each paragraph's key from the repeat test to the boilerplate hashes, so
+    a paragraph dropped as a bio must take its key with it."""
+    from dedup import clean
+
+    page = ("The council approved the budget on Monday after a long debate about schools, roads and the "
+            "cost of the new library.\n\nThe vote was 7 to 2, and the mayor said the plan would be revised in "
+            "the spring session of the council.\n\nJane Doe\n\n"
+            "Jane Doe is a reporter covering city hall for the paper since 2015.")
+    for text in (page, seed("003"), seed("004"), ""):
+        paras, keys = clean._cleaned(text)
+        assert keys == [clean.line_key(p) for p in paras]
+        assert paras == clean._clean_paragraphs(text)
+    assert len(clean._cleaned(page)[0]) == 2  # the name line and the bio went
