@@ -120,3 +120,17 @@ def test_packed_counts_unpack_to_the_same_matrices(n_features, compiled, monkeyp
         np.testing.assert_array_equal(got.indptr, want.indptr)
         np.testing.assert_array_equal(got.indices, want.indices)
         np.testing.assert_array_equal(got.data, want.data)
+
+
+def test_encode_maps_each_code_point_to_its_utf8_offset() -> None:
+    """Byte offsets of 1-, 2-, 3- and 4-byte characters and of a lone surrogate (which a scan
+    can read from JSON escapes), against each character encoded alone."""
+    from dedup.ngram_hash import _encode
+
+    text = "a\u00e9\u4e00\U0001F600\ud800 z\u00df"
+    points, buffer, byte_at = _encode(text)
+    widths = [len(c.encode("utf-8", "surrogatepass")) for c in text]
+    assert byte_at.tolist() == [0, *np.cumsum(widths).tolist()]
+    assert points.tolist() == [ord(c) for c in text]
+    assert bytes(buffer) == text.encode("utf-8", "surrogatepass") + bytes(4)
+    assert _encode("plain")[2] is None
