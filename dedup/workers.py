@@ -6,6 +6,7 @@ same processes, which keep their per-process caches (the rewrite vocabulary) bet
 from __future__ import annotations
 
 import atexit
+import gc
 from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -22,7 +23,9 @@ def worker_pool(jobs: int) -> ProcessPoolExecutor:
     """The shared pool of `jobs` processes, started on first use."""
     pool = _pools.get(jobs)
     if pool is None:
-        pool = _pools[jobs] = ProcessPoolExecutor(max_workers=jobs)
+        # gc.enable: a pool started while the scan pauses collection (ingest) forks workers
+        # that would inherit the pause.
+        pool = _pools[jobs] = ProcessPoolExecutor(max_workers=jobs, initializer=gc.enable)
     return pool
 
 

@@ -315,3 +315,35 @@ def test_folded_texts_exact_from_learnt_or_made_keys():
         assert folded.exact(0, 1) and not folded.exact(0, 2) and not folded.exact(1, 2)
     learnt.learn(2, learnt.key(0))
     assert not learnt.exact(0, 2)
+
+
+def _collection_enabled(_: int) -> bool:
+    import gc
+
+    return gc.isenabled()
+
+
+def test_collection_pause_is_lifted_after_ingest_and_in_forked_workers():
+    """Ingest pauses automatic garbage collection; a scan must hand it back as it found it, and
+    the shared pool's workers (forked while it was paused) must collect."""
+    import gc
+
+    from dedup.workers import close_pools, worker_pool
+
+    close_pools()
+    with pipeline._collection_paused():
+        assert not gc.isenabled()
+        workers = worker_pool(2)
+        assert all(workers.map(_collection_enabled, range(4)))
+    assert gc.isenabled()
+    close_pools()
+    gc.disable()
+    try:
+        with pipeline._collection_paused():
+            pass
+        assert not gc.isenabled()  # a caller's own pause is left in place
+    finally:
+        gc.enable()
+    docs = [Document(id=f"d{k}", text=f"Story {k}. " * 30) for k in range(5)]
+    pipeline.Scanner(pipeline.ScanConfig(jobs=2)).scan(docs)
+    assert gc.isenabled()
