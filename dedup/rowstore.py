@@ -30,6 +30,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dedup.ngram_hash import pack_counts
+from dedup.workers import start_worker
 
 __all__ = ["RowStore", "RowStoreError"]
 
@@ -100,7 +101,7 @@ class RowStore:
         counter = mp.get_context("fork").Value("q", 0)
         _WRITER = (self._fd, counter, vectorizer)
         try:
-            with mp.get_context("fork").Pool(max(1, jobs)) as pool:
+            with mp.get_context("fork").Pool(max(1, jobs), initializer=start_worker) as pool:
                 done = pool.imap_unordered(_hash_and_append, tasks)
                 for k, offset, entries in (track(done, "hash sentences", n_chunks) if track else done):
                     self._place(k, offset, entries)

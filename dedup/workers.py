@@ -11,7 +11,7 @@ from collections import deque
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
 
-__all__ = ["bounded_map", "close_pools", "worker_pool"]
+__all__ = ["bounded_map", "close_pools", "start_worker", "worker_pool"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -19,13 +19,18 @@ R = TypeVar("R")
 _pools: dict[int, ProcessPoolExecutor] = {}
 
 
+def start_worker() -> None:
+    """The initializer of every pool a scan forks: the scan pauses the parent's automatic
+    garbage collection (`pipeline._collection_paused`), and a worker forked then would inherit
+    the pause; workers collect as usual."""
+    gc.enable()
+
+
 def worker_pool(jobs: int) -> ProcessPoolExecutor:
     """The shared pool of `jobs` processes, started on first use."""
     pool = _pools.get(jobs)
     if pool is None:
-        # gc.enable: a pool started while the scan pauses collection (ingest) forks workers
-        # that would inherit the pause.
-        pool = _pools[jobs] = ProcessPoolExecutor(max_workers=jobs, initializer=gc.enable)
+        pool = _pools[jobs] = ProcessPoolExecutor(max_workers=jobs, initializer=start_worker)
     return pool
 
 

@@ -1,6 +1,9 @@
 """Pipeline mechanics: memory-bounded verify blocks and the document-cosine prefilter."""
 from __future__ import annotations
 
+import functools
+import gc
+import os
 from pathlib import Path
 
 import numpy as np
@@ -317,33 +320,50 @@ def test_folded_texts_exact_from_learnt_or_made_keys():
     assert not learnt.exact(0, 2)
 
 
-def _collection_enabled(_: int) -> bool:
-    import gc
+def _noting_collection(function, name: str, log: Path, parent: int):
+    """`function`, first noting in `log` whether the calling process collects garbage."""
 
-    return gc.isenabled()
+    @functools.wraps(function)  # the same name, so a pool can still send it to its workers
+    def noting(*args, **kwargs):
+        with open(log, "a") as out:
+            out.write(f"{name} {'parent' if os.getpid() == parent else 'worker'} {int(gc.isenabled())}\n")
+        return function(*args, **kwargs)
+
+    return noting
 
 
-def test_collection_pause_is_lifted_after_ingest_and_in_forked_workers():
-    """Ingest pauses automatic garbage collection; a scan must hand it back as it found it, and
-    the shared pool's workers (forked while it was paused) must collect."""
-    import gc
+@pytest.mark.parametrize("blocked", [False, True])
+def test_scan_pauses_collection_but_its_workers_collect(monkeypatch, tmp_path, blocked):
+    """A scan pauses the parent's automatic garbage collection and hands it back as it found
+    it; the workers of every pool it forks (clean, row store, verify chunks or blocks) collect."""
+    import dedup.rowstore as rowstore
+    from dedup.workers import close_pools
 
-    from dedup.workers import close_pools, worker_pool
-
+    log = tmp_path / "collection.log"
+    close_pools()  # the shared pool starts during the scan, under the pause
+    for module, name in [(pipeline, "scan_fingerprints"), (pipeline, "_clean_chunk"), (pipeline, "_verify_pairs"),
+                         (rowstore, "pack_counts")]:
+        monkeypatch.setattr(module, name, _noting_collection(getattr(module, name), name, log, os.getpid()))
+    scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=2, related=True))
+    if blocked:  # one verify block a forked worker, rows from the row store (as in the test above)
+        monkeypatch.setattr(pipeline, "BLOCK_SENTENCES", 40)
+        fit_idf = scanner._fit_idf
+        monkeypatch.setattr(scanner, "_fit_idf", lambda *args: (fit_idf(*args)[0], None))
+    else:  # chunks of the corpus's matrix on forked workers
+        monkeypatch.setattr(pipeline, "VERIFY_CHUNK", 1)
+    result = scanner.scan(_corpus())
+    assert any(p.relation == "rewrite" for p in result.pairs) and gc.isenabled()
+    noted = set(log.read_text().splitlines())
+    expected = {"scan_fingerprints parent 0", "_clean_chunk worker 1", "_verify_pairs worker 1"} | ({"pack_counts worker 1"} if blocked else set())
+    assert noted == expected
     close_pools()
-    with pipeline._collection_paused():
-        assert not gc.isenabled()
-        workers = worker_pool(2)
-        assert all(workers.map(_collection_enabled, range(4)))
-    assert gc.isenabled()
-    close_pools()
+
+
+def test_collection_pause_leaves_a_callers_own_pause():
     gc.disable()
     try:
         with pipeline._collection_paused():
             pass
-        assert not gc.isenabled()  # a caller's own pause is left in place
+        assert not gc.isenabled()
     finally:
         gc.enable()
-    docs = [Document(id=f"d{k}", text=f"Story {k}. " * 30) for k in range(5)]
-    pipeline.Scanner(pipeline.ScanConfig(jobs=2)).scan(docs)
-    assert gc.isenabled()
