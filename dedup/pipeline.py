@@ -744,8 +744,8 @@ def _collection_paused() -> Iterator[None]:
     """Pause automatic garbage collection for a scan: its million Documents, sentence spans and
     results hold no cycles, yet each full collection walks them all. corpus-1m, two cores:
     the parent spent 4.5 s in collections during ingest and 7.3 s during verify, and those
-    after ingest freed 509 objects in all. Every pool the scan forks starts its workers with `start_worker`, which
-    turns collection back on."""
+    after ingest freed 509 objects in all. Every pool the scan forks starts its workers with
+    `start_worker`, which says whether they collect."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -893,7 +893,8 @@ def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np
         # A fresh worker per block (multiprocessing's Pool can fork one; ProcessPoolExecutor
         # cannot): a long-lived one keeps growing, as its caches fill and as it touches (and so
         # copies) more of the pages it inherited (corpus-1m: 4.6 GB peak PSS of the tree).
-        with _ready_to_fork(), mp.get_context("fork").Pool(workers, initializer=start_worker, maxtasksperchild=1) as pool:
+        with _ready_to_fork(), mp.get_context("fork").Pool(workers, initializer=start_worker, initargs=(False,),
+                                                            maxtasksperchild=1) as pool:
             done = list(track(pool.imap(_verify_block, range(len(blocks))), "verify", len(blocks)))
     finally:
         _BLOCKS_STATE = None
@@ -1038,8 +1039,8 @@ def _verify_parallel(verifier: Verifier, sentences: SentenceStore, vectors: _Vec
             if not parallel:
                 done = [_verify_chunk(chunk) for chunk in track(chunks, "verify")]
             else:
-                with _ready_to_fork(), ProcessPoolExecutor(max_workers=workers, initializer=start_worker,
-                                                           mp_context=mp.get_context("fork")) as pool:
+                with _ready_to_fork(), ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                                                           initializer=start_worker, initargs=(False,)) as pool:
                     done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
         return _verified(done, sentences, min(workers, len(chunks)) if parallel else 1)
     finally:
