@@ -276,7 +276,9 @@ class Scanner:
         stats.items = max(stats.items, items)
 
     def scan(self, documents: Iterable[Document], skipped: list[Skip] | None = None) -> ScanResult:
-        """Run the whole pipeline on documents (an iterable is consumed once)."""
+        """Run the whole pipeline on documents (an iterable is consumed once). Python's automatic
+        garbage collection is paused in this process while it runs (`_collection_paused`), and
+        left as it was found."""
         with _collection_paused():
             return self._scan(documents, skipped)
 
