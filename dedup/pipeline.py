@@ -42,7 +42,7 @@ from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINK
 from dedup.jit import loaded_kernel
 from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, LayoutDocuments, PairFeatures, Sentence,
                           SentenceStore, Verifier, chunk_similarities, packed_spans, split_with_keys, stack_rows)
-from dedup.workers import bounded_map, close_pools, start_worker, worker_pool
+from dedup.workers import bounded_map, close_pools, worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
 # Candidates below this whole-document TF-IDF cosine (mean of word and char cosines) are not
@@ -746,8 +746,8 @@ def _collection_paused() -> Iterator[None]:
     """Pause automatic garbage collection for a scan: its million Documents, sentence spans and
     results hold no cycles, yet each full collection walks them all. corpus-1m, two cores:
     the parent spent 4.5 s in collections during ingest and 7.3 s during verify, and those
-    after ingest freed 509 objects in all. Every pool the scan forks starts its workers with
-    `start_worker`, which says whether they collect."""
+    after ingest freed 509 objects in all. A worker forked during the pause inherits it; see
+    `start_worker` and `_ready_to_fork` for which workers collect."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -759,14 +759,19 @@ def _collection_paused() -> Iterator[None]:
 
 @contextmanager
 def _ready_to_fork() -> Iterator[None]:
-    """Stop the idle shared workers and freeze the heap's objects while verify workers are
-    forked: frozen objects are out of the workers' garbage collections, which would otherwise
-    write to (and so copy) every page of the inherited sentences (corpus-100k, peak RSS of the
-    process tree while aligning: 3.4 GB -> 2.9 GB with both)."""
+    """Stop the idle shared workers, freeze the heap's objects and pause automatic garbage
+    collection while verify workers are forked. Frozen objects are out of the workers'
+    collections, which would otherwise write to (and so copy) every page of the inherited
+    sentences (corpus-100k, peak RSS of the process tree while aligning: 3.4 GB -> 2.9 GB with
+    both). The workers inherit the pause: they live for one block or one verify stage and free
+    everything as they exit, and corpus-100k's block workers spent 4% of their time (0.76 s of
+    18.3 s over 9 blocks) in collections that freed nothing. A pool that should collect starts
+    its workers with `start_worker` (the row store's does)."""
     close_pools()
     gc.freeze()
     try:
-        yield
+        with _collection_paused():
+            yield
     finally:
         gc.unfreeze()
 
@@ -895,8 +900,7 @@ def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np
         # A fresh worker per block (multiprocessing's Pool can fork one; ProcessPoolExecutor
         # cannot): a long-lived one keeps growing, as its caches fill and as it touches (and so
         # copies) more of the pages it inherited (corpus-1m: 4.6 GB peak PSS of the tree).
-        with _ready_to_fork(), mp.get_context("fork").Pool(workers, initializer=start_worker, initargs=(False,),
-                                                            maxtasksperchild=1) as pool:
+        with _ready_to_fork(), mp.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
             done = list(track(pool.imap(_verify_block, range(len(blocks))), "verify", len(blocks)))
     finally:
         _BLOCKS_STATE = None
@@ -1041,8 +1045,8 @@ def _verify_parallel(verifier: Verifier, sentences: SentenceStore, vectors: _Vec
             if not parallel:
                 done = [_verify_chunk(chunk) for chunk in track(chunks, "verify")]
             else:
-                with _ready_to_fork(), ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
-                                                           initializer=start_worker, initargs=(False,)) as pool:
+                with _ready_to_fork(), ProcessPoolExecutor(max_workers=workers,
+                                                           mp_context=mp.get_context("fork")) as pool:
                     done = list(track(pool.map(_verify_chunk, chunks), "verify", len(chunks)))
         return _verified(done, sentences, min(workers, len(chunks)) if parallel else 1)
     finally:

@@ -19,17 +19,12 @@ R = TypeVar("R")
 _pools: dict[int, ProcessPoolExecutor] = {}
 
 
-def start_worker(collect: bool = True) -> None:
-    """The initializer of every pool a scan forks. The scan pauses the parent's automatic
-    garbage collection (`pipeline._collection_paused`), and a worker forked then would inherit
-    the pause: the shared pool's workers, which outlive the scan, collect as usual. Verify's
-    workers (`collect=False`) live for one block or one verify stage and free everything as
-    they exit; corpus-100k, two cores: their collections took 4% of a block's time (0.76 s
-    of 18.3 s over 9 blocks) and freed nothing."""
-    if collect:
-        gc.enable()
-    else:
-        gc.disable()
+def start_worker() -> None:
+    """The initializer of a pool whose workers collect garbage: a scan pauses the parent's
+    automatic collection (`pipeline._collection_paused`), and a worker forked then would
+    inherit the pause. The shared pool's workers outlive the scan; verify's, which do not,
+    keep the pause (`pipeline._ready_to_fork`)."""
+    gc.enable()
 
 
 def worker_pool(jobs: int) -> ProcessPoolExecutor:

@@ -368,3 +368,12 @@ def test_collection_pause_leaves_a_callers_own_pause():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_verify_workers_are_forked_without_collection_even_outside_a_scan():
+    """`_ready_to_fork` pauses collection, so verify's workers inherit the pause whoever calls
+    verify; it hands collection back afterwards."""
+    assert gc.isenabled()
+    with pipeline._ready_to_fork():
+        assert not gc.isenabled()
+    assert gc.isenabled()
