@@ -442,43 +442,84 @@ def adjacent_dots(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_c
 
 
 @numba.njit(**_JIT)
-def _same_gram(x: np.ndarray, at_x: int, y: np.ndarray, at_y: int, n: int) -> bool:
-    """Whether x[at_x:at_x + n] equals y[at_y:at_y + n]."""
-    for t in range(n):
-        if x[at_x + t] != y[at_y + t]:
-            return False
-    return True
+def _dense_classes(keys: np.ndarray, m: int, table: np.ndarray, bits: int, used: np.ndarray,
+                   out: np.ndarray) -> int:
+    """Number the distinct values of keys[:m] 0, 1, ... in first-seen order into out[:m] ->
+    how many there are. `table` (2**bits slots of -1, at most half filled by m keys) is an
+    open-addressing table of positions in keys; the slots used are listed in `used` and
+    emptied again before returning, so one table serves every call of a batch."""
+    shift = np.uint64(64 - bits)
+    mask = np.int64(len(table) - 1)
+    classes = 0
+    n_used = 0
+    for t in range(m):
+        key = keys[t]
+        slot = np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> shift)  # Fibonacci hashing
+        while True:
+            entry = table[slot]
+            if entry < 0:
+                table[slot] = t
+                used[n_used] = slot
+                n_used += 1
+                out[t] = classes
+                classes += 1
+                break
+            if keys[entry] == key:
+                out[t] = out[entry]
+                break
+            slot = (slot + 1) & mask
+    for u in range(n_used):
+        table[used[u]] = -1
+    return classes
 
 
 @numba.njit(**_JIT)
-def _first_occurrence(seq: np.ndarray, k: int, n: int) -> bool:
-    """Whether the n-gram at k does not occur earlier in seq."""
-    for earlier in range(k):
-        if _same_gram(seq, earlier, seq, k, n):
-            return False
-    return True
+def _gram_counts(x: np.ndarray, y: np.ndarray, max_n: int, distinct_x: np.ndarray, distinct_y: np.ndarray,
+                 shared: np.ndarray, present: np.ndarray, table: np.ndarray, bits: int, used: np.ndarray) -> None:
+    """For n = 1..max_n, into distinct_x[n], distinct_y[n] and shared[n]: how many distinct
+    n-grams (runs of n ids) x holds, y holds, and both hold; present[k] for k < len(x): whether
+    x[k] stands in y, and present[len(x) + k]: whether y[k] stands in x.
 
-
-@numba.njit(**_JIT)
-def _distinct_grams(seq: np.ndarray, n: int) -> int:
-    """How many distinct n-grams (runs of n ids) `seq` holds (sentences are short: pairwise checks)."""
-    count = 0
-    for k in range(len(seq) - n + 1):
-        count += _first_occurrence(seq, k, n)
-    return count
-
-
-@numba.njit(**_JIT)
-def _shared_grams(x: np.ndarray, y: np.ndarray, n: int) -> int:
-    """How many distinct n-grams of x also stand in y."""
-    count = 0
-    for k in range(len(x) - n + 1):
-        if _first_occurrence(x, k, n):
-            for other in range(len(y) - n + 1):
-                if _same_gram(x, k, y, other, n):
-                    count += 1
-                    break
-    return count
+    Each n-gram of x and y gets a class number, equal for equal n-grams: the n-gram at k is the
+    pair (class of the (n-1)-gram at k, class of the token at k + n - 1), numbered through a
+    hash table of exact keys (`_dense_classes`). Each size costs a pass over the tokens, where
+    comparing every gram with the ones before it cost the square of the sentence's length.
+    `table`, `bits` and `used` are `_dense_classes`' (2**bits >= 2 * (len(x) + len(y)))."""
+    la = len(x)
+    size = la + len(y)
+    keys = np.empty(size, dtype=np.int64)
+    keys[:la] = x
+    keys[la:] = y
+    token_class = np.empty(size, dtype=np.int64)
+    classes = _dense_classes(keys, size, table, bits, used, token_class)
+    gram_class = token_class.copy()
+    at = np.arange(size)  # the positions whose n-gram lies within one side
+    found = np.empty(size, dtype=np.int64)
+    marks = np.zeros(size + 1, dtype=np.int8)  # per class: 1 in x, 2 in y
+    m = size
+    for n in range(1, max_n + 1):
+        if n > 1:
+            m = 0
+            for k in range(size):
+                if k + n <= la or (k >= la and k + n <= size):
+                    keys[m] = gram_class[k] * size + token_class[k + n - 1]
+                    at[m] = k
+                    m += 1
+            classes = _dense_classes(keys, m, table, bits, used, found)
+            for t in range(m):
+                gram_class[at[t]] = found[t]
+        marks[:classes] = 0
+        for t in range(m):
+            marks[gram_class[at[t]]] |= 1 if at[t] < la else 2
+        count_x = count_y = both = 0
+        for c in range(classes):
+            count_x += marks[c] & 1
+            count_y += marks[c] >> 1
+            both += marks[c] == 3
+        distinct_x[n], distinct_y[n], shared[n] = count_x, count_y, both
+        if n == 1:
+            for k in range(size):
+                present[k] = marks[gram_class[k]] == 3
 
 
 @numba.njit(**_JIT)
@@ -559,6 +600,17 @@ def link_features(tokens: np.ndarray, token_offsets: np.ndarray, stems: np.ndarr
     n_links = len(side_a)
     rows = np.zeros((n_links, 19), dtype=np.float64)
     copied = np.zeros(n_links, dtype=np.bool_)
+    longest = 1
+    for t in range(len(token_offsets) - 1):
+        longest = max(longest, token_offsets[t + 1] - token_offsets[t])
+    bits = 4
+    while (1 << bits) < 4 * longest:  # `_gram_counts`' table, at most half full for any pair
+        bits += 1
+    table = np.full(1 << bits, -1, dtype=np.int64)
+    used = np.empty(2 * longest, dtype=np.int64)
+    # distinct and shared n-grams (index n) of the tokens, n = 1..4, and of the stems, n = 1..2
+    word_a, word_b, word_shared = np.zeros(5, np.int64), np.zeros(5, np.int64), np.zeros(5, np.int64)
+    stem_a, stem_b, stem_shared = np.zeros(3, np.int64), np.zeros(3, np.int64), np.zeros(3, np.int64)
     for k in range(n_links):
         ta = tokens[token_offsets[side_a[k]]:token_offsets[side_a[k] + 1]]
         tb = tokens[token_offsets[side_b[k]]:token_offsets[side_b[k] + 1]]
@@ -566,23 +618,21 @@ def link_features(tokens: np.ndarray, token_offsets: np.ndarray, stems: np.ndarr
         sb = stems[stem_offsets[side_b[k]]:stem_offsets[side_b[k] + 1]]
         wa = weights[stem_offsets[side_a[k]]:stem_offsets[side_a[k] + 1]]
         wb = weights[stem_offsets[side_b[k]]:stem_offsets[side_b[k] + 1]]
-        stems_a, stems_b = _distinct_grams(sa, 1), _distinct_grams(sb, 1)
-        shared = _shared_grams(sa, sb, 1)
-        overlap_a = shared / max(1, stems_a)
-        overlap_b = shared / max(1, stems_b)
+        stem_present = np.empty(len(sa) + len(sb), dtype=np.bool_)
+        _gram_counts(sa, sb, 2, stem_a, stem_b, stem_shared, stem_present, table, bits, used)
+        word_present = np.empty(len(ta) + len(tb), dtype=np.bool_)
+        _gram_counts(ta, tb, 4, word_a, word_b, word_shared, word_present, table, bits, used)
+        overlap_a = stem_shared[1] / max(1, stem_a[1])
+        overlap_b = stem_shared[1] / max(1, stem_b[1])
         unmatched = np.zeros(2, dtype=np.float64)
         for side in range(2):
-            own, other, weight = (sa, sb, wa) if side == 0 else (sb, sa, wb)
+            weight = wa if side == 0 else wb
+            base = 0 if side == 0 else len(sa)
             total = 0.0
             missing = 0.0
-            for t in range(len(own)):
+            for t in range(len(weight)):
                 total += weight[t]
-                found = False
-                for u in range(len(other)):
-                    if other[u] == own[t]:
-                        found = True
-                        break
-                if not found:
+                if not stem_present[base + t]:
                     missing += weight[t]
             unmatched[side] = missing / max(1e-9, total if total != 0.0 else 1.0)
         extra = longest_insertion(ta, tb) if not (len(ta) == len(tb) and (ta == tb).all()) else 0
@@ -597,12 +647,13 @@ def link_features(tokens: np.ndarray, token_offsets: np.ndarray, stems: np.ndarr
         row[8] = min(len(ta), len(tb)) / longer
         column = 9
         for kind in range(2):
-            x, y = (ta, tb) if kind == 0 else (sa, sb)
             first, last = (1, 5) if kind == 0 else (2, 3)
             for n in range(first, last):
-                count_x, count_y = _distinct_grams(x, n), _distinct_grams(y, n)
+                if kind == 0:
+                    count_x, count_y, common = word_a[n], word_b[n], word_shared[n]
+                else:
+                    count_x, count_y, common = stem_a[n], stem_b[n], stem_shared[n]
                 if count_x and count_y:
-                    common = _shared_grams(x, y, n)
                     share_x, share_y = common / count_x, common / count_y
                     row[column], row[column + 1] = min(share_x, share_y), max(share_x, share_y)
                     if kind == 0 and n == 3:

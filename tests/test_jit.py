@@ -229,6 +229,36 @@ def test_longest_insertion_kernel_equals_difflib():
         assert _kernels.longest_insertion(a.astype(np.int64), b.astype(np.int64)) == expected, (a, b)
 
 
+def test_gram_counts_kernel_equals_python_sets():
+    """Distinct and shared n-grams, and which tokens the other side holds, as Python's sets of
+    tuples count them: small alphabets give repeats within and across sides, and a reused table
+    must come back empty from every call."""
+    from dedup import _kernels
+
+    rng = np.random.default_rng(5)
+    longest = 40
+    bits = 4
+    while (1 << bits) < 4 * longest:
+        bits += 1
+    table = np.full(1 << bits, -1, dtype=np.int64)
+    used = np.empty(2 * longest, dtype=np.int64)
+    for trial in range(2000):
+        alphabet = int(rng.integers(1, 10))
+        x = rng.integers(0, alphabet, int(rng.integers(0, longest + 1))) * 1_000_003  # ids far apart
+        y = rng.integers(0, alphabet, int(rng.integers(0, longest + 1))) * 1_000_003
+        if trial % 4 == 0:
+            y = np.concatenate([x[:len(x) // 2], y[:5]])
+        counts = [np.zeros(5, dtype=np.int64) for _ in range(3)]
+        present = np.empty(len(x) + len(y), dtype=np.bool_)
+        _kernels._gram_counts(x, y, 4, *counts, present, table, bits, used)
+        for n in range(1, 5):
+            grams_x = {tuple(x[k:k + n]) for k in range(len(x) - n + 1)}
+            grams_y = {tuple(y[k:k + n]) for k in range(len(y) - n + 1)}
+            assert [c[n] for c in counts] == [len(grams_x), len(grams_y), len(grams_x & grams_y)], (x, y, n)
+        np.testing.assert_array_equal(present, np.concatenate([np.isin(x, y), np.isin(y, x)]))
+        assert (table == -1).all()
+
+
 def test_link_feature_kernel_equals_the_python_features(monkeypatch):
     """Every FEATURE_NAMES column and the `copied` flag of sentence pairs that share much, little
     or nothing: the compiled rows are the per-pair Python ones."""
