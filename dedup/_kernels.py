@@ -1083,3 +1083,82 @@ def ngram_rows(points: np.ndarray, buffer: np.ndarray, byte_at: np.ndarray, is_a
         word_indptr[r + 1] = word_at
     return (word_indptr, word_cols[:word_at], word_values[:word_at],
             char_indptr, char_cols[:char_at], char_values[:char_at])
+
+
+@numba.njit(**_JIT)
+def _token_byte(c: np.uint8) -> bool:
+    return (97 <= c <= 122) or (48 <= c <= 57)  # [a-z0-9]
+
+
+@numba.njit(**_JIT)
+def text_tokens(buffer: np.ndarray, text_offsets: np.ndarray):
+    """`fidelity.tokens` of many lower-cased texts laid end to end in `buffer` (text t is
+    buffer[text_offsets[t]:text_offsets[t + 1]], non-ASCII characters as one non-token byte
+    each) -> (token starts, token ends, tokens per text as offsets). The pattern
+    [a-z0-9]+(?:[.,'][a-z0-9]+)*: a run of letters and digits, joined to the next run by one
+    '.', ',' or "'" between them."""
+    n_texts = len(text_offsets) - 1
+    starts = np.empty(len(buffer) // 2 + 1, dtype=np.int64)  # a token and a separator at least
+    ends = np.empty(len(buffer) // 2 + 1, dtype=np.int64)
+    token_offsets = np.zeros(n_texts + 1, dtype=np.int64)
+    n = 0
+    for t in range(n_texts):
+        i, hi = text_offsets[t], text_offsets[t + 1]
+        while i < hi:
+            if not _token_byte(buffer[i]):
+                i += 1
+                continue
+            start = i
+            while True:
+                while i < hi and _token_byte(buffer[i]):
+                    i += 1
+                if i + 1 < hi and (buffer[i] == 46 or buffer[i] == 44 or buffer[i] == 39) and _token_byte(buffer[i + 1]):
+                    i += 1
+                    continue
+                break
+            starts[n], ends[n] = start, i
+            n += 1
+        token_offsets[t + 1] = n
+    return starts[:n], ends[:n], token_offsets
+
+
+@numba.njit(**_JIT)
+def vocabulary_find(buffer: np.ndarray, starts: np.ndarray, ends: np.ndarray, table: np.ndarray,
+                    store: np.ndarray, store_offsets: np.ndarray) -> np.ndarray:
+    """The vocabulary id of each token buffer[starts[k]:ends[k]], or -1 for a token not in
+    `table` (open addressing on the token's murmur hash; a slot holds an id, -1 when empty;
+    id i's bytes are store[store_offsets[i]:store_offsets[i + 1]], compared on a hit)."""
+    mask = len(table) - 1
+    ids = np.empty(len(starts), dtype=np.int64)
+    for k in range(len(starts)):
+        start, length = starts[k], ends[k] - starts[k]
+        slot = np.int64(_murmur32_bits(buffer, start, length, 0)) & mask
+        ids[k] = -1
+        while table[slot] >= 0:
+            ident = table[slot]
+            begin = store_offsets[ident]
+            if store_offsets[ident + 1] - begin == length:
+                same = True
+                for b in range(length):
+                    if store[begin + b] != buffer[start + b]:
+                        same = False
+                        break
+                if same:
+                    ids[k] = ident
+                    break
+            slot = (slot + 1) & mask
+    return ids
+
+
+@numba.njit(**_JIT)
+def vocabulary_insert(table: np.ndarray, store: np.ndarray, store_offsets: np.ndarray, idents: np.ndarray) -> None:
+    """Put ids `idents` (not in `table` yet, their bytes in `store`) into `table`, which the
+    caller keeps at most half full."""
+    mask = len(table) - 1
+    for k in range(len(idents)):
+        ident = idents[k]
+        begin = store_offsets[ident]
+        slot = np.int64(_murmur32_bits(store, begin, store_offsets[ident + 1] - begin, 0)) & mask
+        while table[slot] >= 0:
+            slot = (slot + 1) & mask
+        table[slot] = ident

@@ -259,6 +259,26 @@ def test_gram_counts_kernel_equals_python_sets():
         assert (table == -1).all()
 
 
+def test_compiled_token_ids_are_the_regex_tokens():
+    """The compiled tokeniser and vocabulary give each text the ids of `fidelity.tokens(text)`:
+    separators alone or doubled, non-ASCII letters (some lower-case to ASCII: the Kelvin sign,
+    dotted capital I), digits with separators, and enough new words to grow the table."""
+    from dedup import fidelity
+
+    rng = random.Random(8)
+    alphabet = list("abcXYZ019 .,'-?!\u00e9\u212a\u0130\u00df\u03a3\u2019\n\t") + ["\U0001F600", "\ud800"]
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    texts += [" ".join(f"w{k}x{rng.randrange(10**6)}" for k in range(50)) for _ in range(200)]  # ~10k new tokens
+    texts += _news_texts()[:3] + ["", "...", "1,200.5 and 3.", "a.b,c'd ''e"]
+    assert jit.loaded_kernel("vocabulary_find") is not None
+    ids, offsets = fidelity._VOCABULARY.ids_of(texts, jit.loaded_kernel("vocabulary_find"))
+    words = fidelity._VOCABULARY.words
+    for t, text in enumerate(texts):
+        assert [words[i] for i in ids[offsets[t]:offsets[t + 1]].tolist()] == fidelity.tokens(text), text
+    again, _ = fidelity._VOCABULARY.ids_of(texts, jit.loaded_kernel("vocabulary_find"))  # all known now
+    np.testing.assert_array_equal(again, ids)
+
+
 def test_link_feature_kernel_equals_the_python_features(monkeypatch):
     """Every FEATURE_NAMES column and the `copied` flag of sentence pairs that share much, little
     or nothing: the compiled rows are the per-pair Python ones."""
