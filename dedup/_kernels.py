@@ -540,8 +540,7 @@ def _longest_match(a: np.ndarray, b: np.ndarray, alo: int, ahi: int, blo: int, b
                     best_i, best_j, best_size = i - k + 1, j - k + 1, k
             else:
                 current[j + 1] = 0
-        for j in range(blo, bhi + 1):
-            previous[j] = current[j]
+        previous, current = current, previous  # this row's matches are the next row's previous
     while best_i > alo and best_j > blo and a[best_i - 1] == b[best_j - 1]:
         best_i, best_j, best_size = best_i - 1, best_j - 1, best_size + 1
     while best_i + best_size < ahi and best_j + best_size < bhi and a[best_i + best_size] == b[best_j + best_size]:
