@@ -442,19 +442,18 @@ def adjacent_dots(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n_c
 
 
 @numba.njit(**_JIT)
-def _dense_classes(keys: np.ndarray, m: int, table: np.ndarray, bits: int, used: np.ndarray,
-                   out: np.ndarray) -> int:
+def _dense_classes(keys: np.ndarray, m: int, table: np.ndarray, used: np.ndarray, out: np.ndarray) -> int:
     """Number the distinct values of keys[:m] 0, 1, ... in first-seen order into out[:m] ->
-    how many there are. `table` (2**bits slots of -1, at most half filled by m keys) is an
-    open-addressing table of positions in keys; the slots used are listed in `used` and
-    emptied again before returning, so one table serves every call of a batch."""
-    shift = np.uint64(64 - bits)
+    how many there are. `table` (a power of two of slots holding -1, at most half filled by m
+    keys: `_table_mask(m) + 1`) is an open-addressing table of positions in keys; the slots
+    used are listed in `used` and emptied again before returning, so one table serves every
+    call of a batch."""
     mask = np.int64(len(table) - 1)
     classes = 0
     n_used = 0
     for t in range(m):
         key = keys[t]
-        slot = np.int64((np.uint64(key) * np.uint64(0x9E3779B97F4A7C15)) >> shift)  # Fibonacci hashing
+        slot = np.int64(_fmix64(np.uint64(key)) & np.uint64(mask))
         while True:
             entry = table[slot]
             if entry < 0:
@@ -475,7 +474,7 @@ def _dense_classes(keys: np.ndarray, m: int, table: np.ndarray, bits: int, used:
 
 @numba.njit(**_JIT)
 def _gram_counts(x: np.ndarray, y: np.ndarray, max_n: int, distinct_x: np.ndarray, distinct_y: np.ndarray,
-                 shared: np.ndarray, present: np.ndarray, table: np.ndarray, bits: int, used: np.ndarray) -> None:
+                 shared: np.ndarray, present: np.ndarray, table: np.ndarray, used: np.ndarray) -> None:
     """For n = 1..max_n, into distinct_x[n], distinct_y[n] and shared[n]: how many distinct
     n-grams (runs of n ids) x holds, y holds, and both hold; present[k] for k < len(x): whether
     x[k] stands in y, and present[len(x) + k]: whether y[k] stands in x.
@@ -484,14 +483,14 @@ def _gram_counts(x: np.ndarray, y: np.ndarray, max_n: int, distinct_x: np.ndarra
     pair (class of the (n-1)-gram at k, class of the token at k + n - 1), numbered through a
     hash table of exact keys (`_dense_classes`). Each size costs a pass over the tokens, where
     comparing every gram with the ones before it cost the square of the sentence's length.
-    `table`, `bits` and `used` are `_dense_classes`' (2**bits >= 2 * (len(x) + len(y)))."""
+    `table` and `used` are `_dense_classes`' (for len(x) + len(y) keys)."""
     la = len(x)
     size = la + len(y)
     keys = np.empty(size, dtype=np.int64)
     keys[:la] = x
     keys[la:] = y
     token_class = np.empty(size, dtype=np.int64)
-    classes = _dense_classes(keys, size, table, bits, used, token_class)
+    classes = _dense_classes(keys, size, table, used, token_class)
     gram_class = token_class.copy()
     at = np.arange(size)  # the positions whose n-gram lies within one side
     found = np.empty(size, dtype=np.int64)
@@ -505,7 +504,7 @@ def _gram_counts(x: np.ndarray, y: np.ndarray, max_n: int, distinct_x: np.ndarra
                     keys[m] = gram_class[k] * size + token_class[k + n - 1]
                     at[m] = k
                     m += 1
-            classes = _dense_classes(keys, m, table, bits, used, found)
+            classes = _dense_classes(keys, m, table, used, found)
             for t in range(m):
                 gram_class[at[t]] = found[t]
         marks[:classes] = 0
@@ -602,10 +601,7 @@ def link_features(tokens: np.ndarray, token_offsets: np.ndarray, stems: np.ndarr
     longest = 1
     for t in range(len(token_offsets) - 1):
         longest = max(longest, token_offsets[t + 1] - token_offsets[t])
-    bits = 4
-    while (1 << bits) < 4 * longest:  # `_gram_counts`' table, at most half full for any pair
-        bits += 1
-    table = np.full(1 << bits, -1, dtype=np.int64)
+    table = np.full(_table_mask(2 * longest) + 1, -1, dtype=np.int64)  # `_gram_counts`' for any pair
     used = np.empty(2 * longest, dtype=np.int64)
     # distinct and shared n-grams (index n) of the tokens, n = 1..4, and of the stems, n = 1..2
     word_a, word_b, word_shared = np.zeros(5, np.int64), np.zeros(5, np.int64), np.zeros(5, np.int64)
@@ -618,9 +614,9 @@ def link_features(tokens: np.ndarray, token_offsets: np.ndarray, stems: np.ndarr
         wa = weights[stem_offsets[side_a[k]]:stem_offsets[side_a[k] + 1]]
         wb = weights[stem_offsets[side_b[k]]:stem_offsets[side_b[k] + 1]]
         stem_present = np.empty(len(sa) + len(sb), dtype=np.bool_)
-        _gram_counts(sa, sb, 2, stem_a, stem_b, stem_shared, stem_present, table, bits, used)
+        _gram_counts(sa, sb, 2, stem_a, stem_b, stem_shared, stem_present, table, used)
         word_present = np.empty(len(ta) + len(tb), dtype=np.bool_)
-        _gram_counts(ta, tb, 4, word_a, word_b, word_shared, word_present, table, bits, used)
+        _gram_counts(ta, tb, 4, word_a, word_b, word_shared, word_present, table, used)
         overlap_a = stem_shared[1] / max(1, stem_a[1])
         overlap_b = stem_shared[1] / max(1, stem_b[1])
         unmatched = np.zeros(2, dtype=np.float64)

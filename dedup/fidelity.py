@@ -285,7 +285,6 @@ class _Vocabulary(dict):
         self.store = np.zeros(1 << 16, dtype=np.uint8)  # every id's UTF-8 bytes, end to end
         self.store_offsets = np.zeros(1025, dtype=np.int64)  # id i: store[offsets[i]:offsets[i + 1]]
         self.table = np.full(1 << 12, -1, dtype=np.int64)  # token ids by their bytes' hash
-        self._in_table = 0
         self._new_tokens: list[int] = []  # token ids not in `table` yet
 
     def __missing__(self, token: str) -> int:
@@ -327,18 +326,17 @@ class _Vocabulary(dict):
             return
         new = np.array(self._new_tokens, dtype=np.int64)
         self._new_tokens.clear()
-        self._in_table += len(new)
-        if 2 * self._in_table > len(self.table):
+        if 2 * len(self) > len(self.table):  # every token is in the table once this returns
             size = len(self.table)
-            while 2 * self._in_table > size:
+            while 2 * len(self) > size:
                 size *= 2
             self.table = np.full(size, -1, dtype=np.int64)
             new = np.fromiter(self.values(), dtype=np.int64, count=len(self))
         loaded_kernel("vocabulary_insert")(self.table, self.store, self.store_offsets, new)
 
-    def ids_of(self, texts: Sequence[str], find: Callable) -> tuple[np.ndarray, np.ndarray]:
+    def ids_of(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
         """(token ids, tokens per text as offsets) of `texts`, as `tokens` splits them, through
-        the compiled kernels (`find` is `vocabulary_find`). A text is lower-cased as `tokens`
+        the compiled kernels (loaded already: `jit.loaded_kernel`). A text is lower-cased as `tokens`
         does, then each non-ASCII character becomes one '?', which no token holds, as no
         token of the pattern holds a non-ASCII character."""
         self._index_new_tokens()
@@ -348,7 +346,7 @@ class _Vocabulary(dict):
         np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=text_offsets[1:])
         buffer = np.frombuffer(joined, dtype=np.uint8)
         starts, ends, token_offsets = loaded_kernel("text_tokens")(buffer, text_offsets)
-        ids = find(buffer, starts, ends, self.table, self.store, self.store_offsets)
+        ids = loaded_kernel("vocabulary_find")(buffer, starts, ends, self.table, self.store, self.store_offsets)
         missing = np.flatnonzero(ids < 0)
         if len(missing):
             for k, start, end in zip(missing.tolist(), starts[missing].tolist(), ends[missing].tolist()):
@@ -369,9 +367,8 @@ def _token_tuple(text: str) -> tuple[str, ...]:
 def _id_arrays(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """`_words`' token and content-word stem sequences of many texts as id arrays laid end to
     end -> (token ids, token offsets, stem ids, stem offsets, content mask over the tokens)."""
-    find = loaded_kernel("vocabulary_find")
-    if find is not None:
-        token_ids, token_offsets = _VOCABULARY.ids_of(texts, find)
+    if loaded_kernel("text_tokens") is not None:
+        token_ids, token_offsets = _VOCABULARY.ids_of(texts)
     else:
         token_lists = [_token_tuple(text) for text in texts]
         token_offsets = np.zeros(len(texts) + 1, dtype=np.int64)

@@ -237,10 +237,7 @@ def test_gram_counts_kernel_equals_python_sets():
 
     rng = np.random.default_rng(5)
     longest = 40
-    bits = 4
-    while (1 << bits) < 4 * longest:
-        bits += 1
-    table = np.full(1 << bits, -1, dtype=np.int64)
+    table = np.full(_kernels._table_mask(2 * longest) + 1, -1, dtype=np.int64)
     used = np.empty(2 * longest, dtype=np.int64)
     for trial in range(2000):
         alphabet = int(rng.integers(1, 10))
@@ -250,7 +247,7 @@ def test_gram_counts_kernel_equals_python_sets():
             y = np.concatenate([x[:len(x) // 2], y[:5]])
         counts = [np.zeros(5, dtype=np.int64) for _ in range(3)]
         present = np.empty(len(x) + len(y), dtype=np.bool_)
-        _kernels._gram_counts(x, y, 4, *counts, present, table, bits, used)
+        _kernels._gram_counts(x, y, 4, *counts, present, table, used)
         for n in range(1, 5):
             grams_x = {tuple(x[k:k + n]) for k in range(len(x) - n + 1)}
             grams_y = {tuple(y[k:k + n]) for k in range(len(y) - n + 1)}
@@ -271,11 +268,11 @@ def test_compiled_token_ids_are_the_regex_tokens():
     texts += [" ".join(f"w{k}x{rng.randrange(10**6)}" for k in range(50)) for _ in range(200)]  # ~10k new tokens
     texts += _news_texts()[:3] + ["", "...", "1,200.5 and 3.", "a.b,c'd ''e"]
     assert jit.loaded_kernel("vocabulary_find") is not None
-    ids, offsets = fidelity._VOCABULARY.ids_of(texts, jit.loaded_kernel("vocabulary_find"))
+    ids, offsets = fidelity._VOCABULARY.ids_of(texts)
     words = fidelity._VOCABULARY.words
     for t, text in enumerate(texts):
         assert [words[i] for i in ids[offsets[t]:offsets[t + 1]].tolist()] == fidelity.tokens(text), text
-    again, _ = fidelity._VOCABULARY.ids_of(texts, jit.loaded_kernel("vocabulary_find"))  # all known now
+    again, _ = fidelity._VOCABULARY.ids_of(texts)  # all known now
     np.testing.assert_array_equal(again, ids)
 
 
