@@ -116,6 +116,22 @@ def test_ascii_fast_path_equals_the_general_normalisation() -> None:
     assert clean._normalise_chars("a\r\nb\rc`d\x03") == "a\nb\nc'd"
 
 
+def test_end_patterns_read_from_the_tail_as_from_the_whole_line() -> None:
+    """_ends_with looks for the end-anchored continuation patterns in a line's last characters
+    only (unless that tail is one run of a word's letters): the same answers as searching the
+    whole line, including lower-case words longer than the tail and a trailing newline."""
+    from dedup import clean
+
+    rng = random.Random(11)
+    alphabet = list("abcxyz") * 6 + list("'- ,;.\nA1")
+    lines = ["".join(rng.choice(alphabet) for _ in range(rng.randrange(120))) for _ in range(4000)]
+    word = "a" * (2 * clean._TAIL)
+    lines += [word, "x " + word, "X" + word, "1" + word, word + "\n", "'" + word, "-" + word + "-", word + ","]
+    for pattern in (clean._ENDS_MID_STRICT, clean._ENDS_MID_LOOSE, clean._HYPHEN_BREAK):
+        for line in lines:
+            assert clean._ends_with(pattern, line) == (pattern.search(line) is not None), (pattern.pattern, line)
+
+
 def test_empty_and_whitespace_only_texts() -> None:
     assert clean_text("") == ""
     assert clean_text(" \n\n \t\n") == ""
