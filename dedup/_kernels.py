@@ -775,16 +775,20 @@ def pack_counts(word_indptr: np.ndarray, word_indices: np.ndarray, word_data: np
             else:
                 lo, hi, cols, counts, offset = char_indptr[r], char_indptr[r + 1], char_indices, char_data, n_features
             for e in range(lo, hi):
-                col = np.int64(cols[e]) + offset
-                count = np.int64(counts[e])
-                if count >= limit:  # escaped: count 0, then the count
-                    packed[at] = np.uint32(col)
-                    packed[at + 1] = np.uint32(count)
-                    at += 2
-                else:
-                    packed[at] = np.uint32(col | (count << bits))
-                    at += 1
+                at = _put_packed(packed, at, np.int64(cols[e]) + offset, np.int64(counts[e]), limit, bits)
     return packed, entries
+
+
+@numba.njit(**_JIT)
+def _put_packed(packed: np.ndarray, at: int, column: np.int64, count: np.int64, limit: np.int64, bits: int) -> int:
+    """Write one entry in `ngram_hash.pack_counts`' form at packed[at]: column | count << bits,
+    or from `limit` up an escaped count (count 0, then the count); -> next position."""
+    if count >= limit:
+        packed[at] = np.uint32(column)
+        packed[at + 1] = np.uint32(count)
+        return at + 2
+    packed[at] = np.uint32(column | (count << bits))
+    return at + 1
 
 
 @numba.njit(**_JIT)
@@ -955,6 +959,133 @@ def _char_wb_columns(buffer: np.ndarray, byte_at: np.ndarray, is_ascii: bool, c:
 
 
 @numba.njit(**_JIT)
+def _char_wb_row(points: np.ndarray, buffer: np.ndarray, byte_at: np.ndarray, is_ascii: bool, lo: int, hi: int,
+                 n_features: int, keys: np.ndarray, counts: np.ndarray, touched: np.ndarray, slots: np.ndarray,
+                 arena: np.ndarray, used: int, filled: int):
+    """Count the char_wb n-grams of the row points[lo:hi] in the row table (`_count`): each
+    space-separated word padded with one space each side (the joined batch's own) -> (slots
+    touched, arena used, words in the word table).
+
+    Words seen in the batch -> their char_wb columns: a word's n-grams depend on the word
+    alone, and a batch of news has ~10x fewer distinct words than words. Open addressing on
+    the word's own murmur hash; a slot holds (hash << 31 | byte length) and the word's entry
+    in `arena`: [column count, the word's bytes packed four to an int32, its columns], so a
+    lookup reads one slot and one stretch of the arena, bytes compared on a hash hit. (Four
+    parallel slot arrays and the bytes read back from the batch took 9% longer on 100k
+    corpus-1m sentences: a cache miss each.) When the table is half full, words not in it
+    are hashed in place (the columns are the same either way)."""
+    table_size = len(slots) // 2
+    n_touched = 0
+    mask = _table_mask(3 * (hi - lo) + 3)  # the row's n-grams: at most three a character
+    c = lo
+    while c < hi:
+        if points[c] == 32:
+            c += 1
+            continue
+        end = c
+        while end < hi and points[end] != 32:
+            end += 1
+        w0 = c if is_ascii else byte_at[c]
+        size = (end if is_ascii else byte_at[end]) - w0
+        h = _murmur32_bits(buffer, w0, size, 0)
+        key = np.int64((h << np.uint64(31)) | np.uint64(size))  # >= 0: a batch is < 2^31 bytes
+        s = np.int64(h) & (table_size - 1)
+        entry = -1
+        while slots[2 * s] >= 0:
+            if slots[2 * s] == key:
+                packed_at = slots[2 * s + 1] + 1
+                same = True
+                for t in range(size):
+                    if ((arena[packed_at + (t >> 2)] >> (8 * (t & 3))) & 0xFF) != buffer[w0 + t]:
+                        same = False
+                        break
+                if same:
+                    entry = slots[2 * s + 1]
+                    break
+            s = (s + 1) & (table_size - 1)
+        if entry < 0:  # a word new to the batch: pack its bytes, hash its windows
+            entry = used
+            for q in range((size + 3) >> 2):
+                packed = 0
+                for t in range(4 * q, min(size, 4 * q + 4)):
+                    packed |= np.int64(buffer[w0 + t]) << (8 * (t & 3))
+                arena[entry + 1 + q] = packed
+            first = entry + 1 + ((size + 3) >> 2)
+            stop = _char_wb_columns(buffer, byte_at, is_ascii, c, end, n_features, arena, first)
+            arena[entry] = stop - first
+            if 2 * filled < table_size:  # kept for the word's next occurrences
+                slots[2 * s], slots[2 * s + 1] = key, entry
+                filled += 1
+                used = stop
+            # else the table is half full: used once, then overwritten
+        first = entry + 1 + ((size + 3) >> 2)
+        for t in range(first, first + arena[entry]):
+            n_touched = _count(keys, counts, touched, n_touched, arena[t], mask)
+        c = end
+    return n_touched, used, filled
+
+
+@numba.njit(**_JIT)
+def _word_row(buffer: np.ndarray, byte_at: np.ndarray, is_ascii: bool, word_mask: np.ndarray, lo: int, hi: int,
+              n_features: int, keys: np.ndarray, counts: np.ndarray, touched: np.ndarray, scratch: np.ndarray) -> int:
+    """Count the word 1-2-grams of the row points[lo:hi] in the row table (`_count`): `\\w`
+    runs, and the bigram "w1 w2" of consecutive ones -> slots touched."""
+    n_touched = 0
+    mask = _table_mask(2 * (hi - lo) + 2)  # at most two word entries a character
+    previous_start, previous_length = -1, 0
+    c = lo
+    while c < hi:
+        if not word_mask[c]:
+            c += 1
+            continue
+        end = c
+        while end < hi and word_mask[end]:
+            end += 1
+        b0 = c if is_ascii else byte_at[c]
+        b1 = end if is_ascii else byte_at[end]
+        n_touched = _count(keys, counts, touched, n_touched,
+                           _hashed_column(_murmur32(buffer, b0, b1 - b0), n_features), mask)
+        if previous_start >= 0:
+            length = previous_length + 1 + b1 - b0
+            if b0 == previous_start + previous_length + 1 and buffer[b0 - 1] == 32:
+                bigram = _murmur32(buffer, previous_start, length)  # "w1 w2" as the batch has it
+            else:  # words apart by other than one space ("w1, w2"): copied together
+                scratch[:previous_length] = buffer[previous_start:previous_start + previous_length]
+                scratch[previous_length] = 32
+                scratch[previous_length + 1:length] = buffer[b0:b1]
+                bigram = _murmur32(scratch, 0, length)
+            n_touched = _count(keys, counts, touched, n_touched, _hashed_column(bigram, n_features), mask)
+        previous_start, previous_length = b0, b1 - b0
+        c = end
+    return n_touched
+
+
+@numba.njit(**_JIT)
+def _ngram_scratch(points: np.ndarray, buffer: np.ndarray, row_lengths: np.ndarray):
+    """The tables `_char_wb_row` and `_word_row` share -> (keys, counts, touched, scratch, slots, arena).
+
+    A row's counts go to a small open-addressing table sized by the row's length (a
+    150-character sentence has at most ~450 n-grams: 1,024 slots, 8 KB), which stays in the
+    L1/L2 cache. A dense scratch of n_features counts (1 MB at 2^18) missed the 1 MB L2 at
+    nearly every count: the kernel took 0.30-0.35 s with it on 20k corpus-1m sentences (3M
+    characters), 0.18-0.20 s with the table. Entries come out in the same first-seen order,
+    so the rows are the same."""
+    longest = 0
+    for r in range(len(row_lengths)):
+        longest = max(longest, row_lengths[r])
+    size = _table_mask(3 * longest + 3) + 1
+    keys = np.full(size, -1, dtype=np.int32)  # a column < n_features <= 2^31
+    counts = np.zeros(size, dtype=np.int32)  # a count is at most a row's characters
+    touched = np.empty(size, dtype=np.int32)
+    scratch = np.zeros(len(buffer) + 8, dtype=np.uint8)  # "w1 w2" of a bigram, contiguous
+    slots = np.full(2 * (1 << 16), -1, dtype=np.int64)  # the word table: (key, arena offset); key -1: empty
+    # An entry takes 1 + ceil(bytes / 4) + (3m - 3 or 1) int32 for a word of m <= bytes <= 4m
+    # characters: at most 4m + 1, and each word has a space after it.
+    arena = np.empty(4 * len(points) + 16, dtype=np.int32)
+    return keys, counts, touched, scratch, slots, arena
+
+
+@numba.njit(**_JIT)
 def ngram_rows(points: np.ndarray, buffer: np.ndarray, byte_at: np.ndarray, is_ascii: bool, word_mask: np.ndarray,
                row_starts: np.ndarray, row_lengths: np.ndarray, n_features: int):
     """`ngram_hash.ngram_counts` on an encoded batch -> the word and char_wb count matrices as
@@ -968,20 +1099,7 @@ def ngram_rows(points: np.ndarray, buffer: np.ndarray, byte_at: np.ndarray, is_a
     20k corpus-100k sentences (3M characters) the kernel took 0.52 s hashing every window,
     0.42 s with the word table (best of 8)."""
     n_rows = len(row_starts)
-    # A row's counts go to a small open-addressing table sized by the row's length (a
-    # 150-character sentence has at most ~450 n-grams: 1,024 slots, 8 KB), which stays in the
-    # L1/L2 cache. A dense scratch of n_features counts (1 MB at 2^18) missed the 1 MB L2 at
-    # nearly every count: this kernel took 0.30-0.35 s with it on 20k corpus-1m sentences
-    # (3M characters), 0.18-0.20 s with the table. Entries come out in the same first-seen
-    # order, so the rows are the same.
-    longest = 0
-    for r in range(n_rows):
-        longest = max(longest, row_lengths[r])
-    slots = _table_mask(3 * longest + 3) + 1
-    keys = np.full(slots, -1, dtype=np.int32)  # a column < n_features <= 2^31
-    counts = np.zeros(slots, dtype=np.int32)  # a count is at most a row's characters
-    touched = np.empty(slots, dtype=np.int32)
-    scratch = np.zeros(len(buffer) + 8, dtype=np.uint8)  # "w1 w2" of a bigram, contiguous
+    keys, counts, touched, scratch, slots, arena = _ngram_scratch(points, buffer, row_lengths)
     word_indptr = np.zeros(n_rows + 1, dtype=np.int64)
     char_indptr = np.zeros(n_rows + 1, dtype=np.int64)
     # At most two word entries a character (a one-letter word and its bigram) and three char
@@ -990,94 +1108,58 @@ def ngram_rows(points: np.ndarray, buffer: np.ndarray, byte_at: np.ndarray, is_a
     word_values = np.empty(2 * len(points) + 2, dtype=np.float32)
     char_cols = np.empty(3 * len(points) + 3, dtype=np.int32)
     char_values = np.empty(3 * len(points) + 3, dtype=np.float32)
-    # Words seen in the batch -> their char_wb columns: a word's n-grams depend on the word
-    # alone, and a batch of news has ~10x fewer distinct words than words. Open addressing on
-    # the word's own murmur hash, bytes compared on a hit; when the table is half full, words
-    # not in it are hashed in place (the columns are the same either way).
-    table_size = 1 << 16
-    slot_start = np.full(table_size, -1, dtype=np.int64)  # byte offset of the word in buffer
-    slot_length = np.zeros(table_size, dtype=np.int64)
-    slot_first = np.zeros(table_size, dtype=np.int64)  # its columns: store[first:first + count]
-    slot_count = np.zeros(table_size, dtype=np.int64)
-    store = np.empty(3 * len(points) + 3, dtype=np.int64)
-    stored = 0
-    filled = 0
-    word_at = 0
-    char_at = 0
+    used, filled, word_at, char_at = 0, 0, 0, 0
     for r in range(n_rows):
         lo, hi = row_starts[r], row_starts[r] + row_lengths[r]
-        # char_wb: each space-separated word padded with one space each side (the joined batch's own)
-        n_touched = 0
-        mask = _table_mask(3 * (hi - lo) + 3)  # the row's n-grams: at most three a character
-        c = lo
-        while c < hi:
-            if points[c] == 32:
-                c += 1
-                continue
-            end = c
-            while end < hi and points[end] != 32:
-                end += 1
-            w0 = c if is_ascii else byte_at[c]
-            w1 = end if is_ascii else byte_at[end]
-            s = np.int64(_murmur32_bits(buffer, w0, w1 - w0, 0)) & (table_size - 1)
-            found = -1
-            while slot_start[s] >= 0:
-                if slot_length[s] == w1 - w0:
-                    same = True
-                    for t in range(w1 - w0):
-                        if buffer[slot_start[s] + t] != buffer[w0 + t]:
-                            same = False
-                            break
-                    if same:
-                        found = s
-                        break
-                s = (s + 1) & (table_size - 1)
-            if found < 0:  # a word new to the batch: hash its windows
-                first = stored
-                stored = _char_wb_columns(buffer, byte_at, is_ascii, c, end, n_features, store, stored)
-                columns_from, columns_to = first, stored
-                if 2 * filled < table_size:  # kept for the word's next occurrences
-                    slot_start[s], slot_length[s] = w0, w1 - w0
-                    slot_first[s], slot_count[s] = first, stored - first
-                    filled += 1
-                else:  # the table is half full: used once, then overwritten
-                    stored = first
-            else:
-                columns_from, columns_to = slot_first[found], slot_first[found] + slot_count[found]
-            for t in range(columns_from, columns_to):
-                n_touched = _count(keys, counts, touched, n_touched, store[t], mask)
-            c = end
+        n_touched, used, filled = _char_wb_row(points, buffer, byte_at, is_ascii, lo, hi, n_features,
+                                               keys, counts, touched, slots, arena, used, filled)
         char_at = _emit_row(keys, counts, touched, n_touched, char_cols, char_values, char_at)
         char_indptr[r + 1] = char_at
-        # words: \w runs; unigrams and the bigram "w1 w2" of consecutive words
-        n_touched = 0
-        mask = _table_mask(2 * (hi - lo) + 2)  # at most two word entries a character
-        previous_start, previous_length = -1, 0
-        c = lo
-        while c < hi:
-            if not word_mask[c]:
-                c += 1
-                continue
-            end = c
-            while end < hi and word_mask[end]:
-                end += 1
-            b0 = c if is_ascii else byte_at[c]
-            b1 = end if is_ascii else byte_at[end]
-            n_touched = _count(keys, counts, touched, n_touched,
-                               _hashed_column(_murmur32(buffer, b0, b1 - b0), n_features), mask)
-            if previous_start >= 0:
-                length = previous_length + 1 + b1 - b0
-                scratch[:previous_length] = buffer[previous_start:previous_start + previous_length]
-                scratch[previous_length] = 32
-                scratch[previous_length + 1:length] = buffer[b0:b1]
-                n_touched = _count(keys, counts, touched, n_touched,
-                                   _hashed_column(_murmur32(scratch, 0, length), n_features), mask)
-            previous_start, previous_length = b0, b1 - b0
-            c = end
+        n_touched = _word_row(buffer, byte_at, is_ascii, word_mask, lo, hi, n_features, keys, counts, touched, scratch)
         word_at = _emit_row(keys, counts, touched, n_touched, word_cols, word_values, word_at)
         word_indptr[r + 1] = word_at
     return (word_indptr, word_cols[:word_at], word_values[:word_at],
             char_indptr, char_cols[:char_at], char_values[:char_at])
+
+
+@numba.njit(**_JIT)
+def _emit_packed(keys: np.ndarray, counts: np.ndarray, touched: np.ndarray, n_touched: int, offset: int,
+                 limit: int, bits: int, packed: np.ndarray, at: int) -> int:
+    """`_emit_row` in `pack_counts`' form: column + offset | count << bits, or an escaped
+    count (count 0, then the count) from `limit` up; -> next position."""
+    for t in range(n_touched):
+        s = touched[t]
+        at = _put_packed(packed, at, np.int64(keys[s]) + offset, np.int64(counts[s]), limit, bits)
+        keys[s] = -1
+        counts[s] = 0
+    return at
+
+
+@numba.njit(**_JIT)
+def ngram_packed(points: np.ndarray, buffer: np.ndarray, byte_at: np.ndarray, is_ascii: bool, word_mask: np.ndarray,
+                 row_starts: np.ndarray, row_lengths: np.ndarray, n_features: int, bits: int):
+    """`pack_counts(ngram_rows(...))` in one pass -> (uint32 entries, entries per row): each row's
+    word entries, then its char entries, as they are counted. The row store keeps only this
+    form: counting into four arrays (columns and float32 counts of each channel) and packing
+    them after took 1.58 s for 100k corpus-1m sentences, this 1.39 s (medians of 8)."""
+    n_rows = len(row_starts)
+    keys, counts, touched, scratch, slots, arena = _ngram_scratch(points, buffer, row_lengths)
+    limit = np.int64(1) << (32 - bits)
+    # Five entries a character at most (two word, three char); a row's counts sum to at most
+    # five a character, so it escapes at most one count per `limit` of them.
+    packed = np.empty(5 * len(points) + 5 + 5 * len(points) // limit + 1, dtype=np.uint32)
+    entries = np.zeros(n_rows, dtype=np.int32)
+    used, filled, at = 0, 0, 0
+    for r in range(n_rows):
+        lo, hi = row_starts[r], row_starts[r] + row_lengths[r]
+        row_at = at
+        n_touched = _word_row(buffer, byte_at, is_ascii, word_mask, lo, hi, n_features, keys, counts, touched, scratch)
+        at = _emit_packed(keys, counts, touched, n_touched, 0, limit, bits, packed, at)
+        n_touched, used, filled = _char_wb_row(points, buffer, byte_at, is_ascii, lo, hi, n_features,
+                                               keys, counts, touched, slots, arena, used, filled)
+        at = _emit_packed(keys, counts, touched, n_touched, n_features, limit, bits, packed, at)
+        entries[r] = at - row_at
+    return packed[:at], entries
 
 
 @numba.njit(**_JIT)

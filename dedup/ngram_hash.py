@@ -16,6 +16,7 @@ The definitions are scikit-learn's, so the counts are the same matrices, entry f
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -24,7 +25,7 @@ import scipy.sparse as sp
 from dedup.fingerprint import ranks_within
 from dedup.jit import kernel
 
-__all__ = ["murmurhash3_spans", "ngram_counts"]
+__all__ = ["murmurhash3_spans", "ngram_counts", "packed_ngram_counts"]
 
 _C1 = np.uint32(0xCC9E2D51)
 _C2 = np.uint32(0x1B873593)
@@ -83,20 +84,27 @@ def murmurhash3_spans(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarra
     return out
 
 
-_ASCII_WORD = np.array([chr(c).isalnum() or c == ord("_") for c in range(128)], dtype=bool)
+_ASCII_WORD = np.array([chr(c).isalnum() or c == ord("_") for c in range(256)], dtype=bool) & (np.arange(256) < 128)
 _INT_MIN = -(2**31)
+
+
+@lru_cache(maxsize=1)
+def _bmp_word_table() -> np.ndarray:
+    """Is each code point below 2^16 a `\\w` character (`str.isalnum()` or "_")? Made once a
+    process (~10 ms): one gather per batch, where masking the ASCII points and mapping the
+    others through np.unique took 6% of hashing a batch of corpus-1m sentences."""
+    return np.array([chr(c).isalnum() or c == 95 for c in range(1 << 16)], dtype=bool)
 
 
 def _word_chars(points: np.ndarray) -> np.ndarray:
     """Per code point: is it a `\\w` character (`str.isalnum()` or "_"), as Python's re says."""
-    out = np.zeros(len(points), dtype=bool)
-    ascii_ = points < 128
-    out[ascii_] = _ASCII_WORD[points[ascii_]]
-    other = np.flatnonzero(~ascii_)
-    if len(other):
-        values, inverse = np.unique(points[other], return_inverse=True)
-        flags = np.array([chr(int(v)).isalnum() for v in values], dtype=bool)
-        out[other] = flags[inverse]
+    if points.dtype == np.uint8:  # an ASCII batch (`_encode`)
+        return _ASCII_WORD[points]
+    out = _bmp_word_table()[np.minimum(points, 0xFFFF)]
+    astral = np.flatnonzero(points > 0xFFFF)
+    if len(astral):
+        values, inverse = np.unique(points[astral], return_inverse=True)
+        out[astral] = np.array([chr(int(v)).isalnum() for v in values], dtype=bool)[inverse]
     return out
 
 
@@ -160,6 +168,48 @@ def _char_wb_counts(words: list[str], n_features: int) -> sp.csr_matrix:
     return _to_matrix(np.concatenate(rows), murmurhash3_spans(buffer, begin, length), len(words), n_features)
 
 
+def _folded_batch(sentences: Sequence[str]) -> tuple[str, np.ndarray]:
+    """(" " + the lower-cased sentences, each with its whitespace folded, joined by " " + " ";
+    each folded sentence's length).
+
+    Whitespace only separates: words (and so char_wb windows) and \\w runs are the same once
+    every run of whitespace is one space. Sentences from dedup's own splitter are folded
+    already, so the batch is checked whole and only lower-cased: folding each sentence
+    (lower, split, join) was a fifth of this module's time on corpus-1m's row store.
+    """
+    joined = " ".join(sentences)
+    # Folded as they are: no double space (which an empty, leading-space or trailing-space
+    # sentence would also make), no space at either end, and no other whitespace: every
+    # character str.split() splits on but " " is a control or separator character, which
+    # isprintable() refuses. Lower-casing adds no whitespace.
+    if joined.isprintable() and "  " not in joined and joined[:1] != " " and joined[-1:] != " ":
+        if joined.isascii():  # ASCII lower-casing keeps every length: one call for the batch
+            lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+            return " " + joined.lower() + " ", lengths
+        lowered = [text.lower() for text in sentences]  # may lengthen a text ("İ" -> "i̇")
+        return " " + " ".join(lowered) + " ", np.fromiter(map(len, lowered), dtype=np.int64, count=len(lowered))
+    normal = [" ".join(text.lower().split()) for text in sentences]
+    return " " + " ".join(normal) + " ", np.fromiter(map(len, normal), dtype=np.int64, count=len(normal))
+
+
+def _encoded_batch(sentences: Sequence[str]) -> tuple[str, np.ndarray, np.ndarray, np.ndarray | None,
+                                                   np.ndarray, np.ndarray]:
+    """(`_folded_batch`'s joined text, its `_encode`d points, bytes and byte offsets, the
+    character start and length of each row in it)."""
+    joined, lengths = _folded_batch(sentences)
+    row_starts = 1 + np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
+    points, buffer, byte_at = _encode(joined)
+    return joined, points, buffer, byte_at, row_starts, lengths
+
+
+def _kernel_batch(points: np.ndarray, buffer: np.ndarray, byte_at: np.ndarray | None, row_starts: np.ndarray,
+                  lengths: np.ndarray) -> tuple:
+    """The leading arguments of the `ngram_rows` and `ngram_packed` kernels."""
+    ascii_ = byte_at is None
+    return (points, buffer, np.zeros(0, dtype=np.int64) if ascii_ else byte_at, ascii_, _word_chars(points),
+            row_starts, lengths)
+
+
 def ngram_counts(sentences: Sequence[str], n_features: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     """(word 1-2-gram counts, char_wb 3-5-gram counts): float32 CSR, one row per sentence
     (the char matrix's column indices are not sorted within a row).
@@ -168,19 +218,11 @@ def ngram_counts(sentences: Sequence[str], n_features: int) -> tuple[sp.csr_matr
     HashingVectorizer(analyzer="char_wb", ngram_range=(3, 5)) with alternate_sign=False, norm=None.
     """
     n_rows = len(sentences)
-    # Whitespace only separates: words (and so char_wb windows) and \w runs are the same
-    # once every run of whitespace is one space, and the sentences are joined by one space.
-    normal = [" ".join(text.lower().split()) for text in sentences]
-    lengths = np.fromiter(map(len, normal), dtype=np.int64, count=n_rows)
-    row_starts = 1 + np.concatenate([[0], np.cumsum(lengths + 1)[:-1]]).astype(np.int64)
-    joined = " " + " ".join(normal) + " "
-    points, buffer, byte_at = _encode(joined)
+    joined, points, buffer, byte_at, row_starts, lengths = _encoded_batch(sentences)
     compiled = kernel("ngram_rows", len(points))
     if compiled is not None:
-        ascii_ = byte_at is None
         word_indptr, word_cols, word_counts, char_indptr, char_cols, char_counts = compiled(
-            points, buffer, np.zeros(0, dtype=np.int64) if ascii_ else byte_at, ascii_, _word_chars(points),
-            row_starts, lengths, n_features)
+            *_kernel_batch(points, buffer, byte_at, row_starts, lengths), n_features)
         shape = (n_rows, n_features)
         return (sp.csr_matrix((word_counts, word_cols, word_indptr), shape=shape),
                 sp.csr_matrix((char_counts, char_cols, char_indptr), shape=shape))
@@ -257,6 +299,17 @@ def pack_counts(word: sp.csr_matrix, char: sp.csr_matrix, n_features: int) -> tu
         packed = np.insert(packed, where + 1, counts[where].astype(np.uint32))
         entries += np.bincount(np.searchsorted(row_starts, where, side="right") - 1, minlength=n_rows)
     return packed, entries.astype(np.int32)
+
+
+def packed_ngram_counts(sentences: Sequence[str], n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """`pack_counts(*ngram_counts(sentences, n_features), n_features)`: what a row store keeps.
+    With numba, one kernel counts and packs each row, and the count matrices are never made."""
+    _, points, buffer, byte_at, row_starts, lengths = _encoded_batch(sentences)
+    compiled = kernel("ngram_packed", len(points))
+    if compiled is None:
+        return pack_counts(*ngram_counts(sentences, n_features), n_features)
+    return compiled(*_kernel_batch(points, buffer, byte_at, row_starts, lengths), n_features,
+                    packed_column_bits(n_features))
 
 
 def unpack_counts(packed: np.ndarray, indptr: np.ndarray, n_features: int) -> tuple[sp.csr_matrix, sp.csr_matrix]:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import scipy.sparse as sp
 
-from dedup.ngram_hash import pack_counts
+from dedup.ngram_hash import packed_ngram_counts
 from dedup.workers import start_worker
 
 __all__ = ["RowStore", "RowStoreError"]
@@ -62,7 +62,7 @@ def _hash_and_append(job: tuple[int, list[str]]) -> tuple[int, int, np.ndarray]:
     (`pack_counts`) -> (chunk number, byte offset, stored entries per row)."""
     k, texts = job
     fd, counter, vectorizer = _WRITER
-    packed, entries = pack_counts(*vectorizer.counts(texts), vectorizer.n_features)
+    packed, entries = packed_ngram_counts(texts, vectorizer.n_features)
     with counter.get_lock():
         offset = counter.value
         counter.value += packed.nbytes

@@ -29,20 +29,40 @@ def test_murmurhash_spans_match_murmurhash3_32():
         assert murmurhash3_spans(buffer, starts, lengths, seed).tolist() == expected
 
 
+# Batches whose whitespace is folded already, as dedup's splitter makes them: ngram_counts
+# only lower-cases them (one call for an ASCII batch), where other batches are folded first.
+FOLDED_ASCII = ["The U.S. economy grew 3.5% in 2024, adding 11,000 jobs.", "I", "a b", "x_y don't (sic) -- ok"]
+FOLDED_UNICODE = FOLDED_ASCII + ["İstanbul ΟΔΟΣ ΣΑΣ. café — “quoted”", "日本語 𝒳𝒴 😀 ß ﬁ"]
+
+
 @pytest.mark.parametrize("n_features", [2**18, 1000])
-def test_ngram_counts_equal_hashing_vectorizer(n_features):
+@pytest.mark.parametrize("sentences", [SENTENCES, FOLDED_ASCII, FOLDED_UNICODE], ids=["unfolded", "ascii", "unicode"])
+def test_ngram_counts_equal_hashing_vectorizer(n_features, sentences):
     word = HashingVectorizer(n_features=n_features, ngram_range=(1, 2), alternate_sign=False, norm=None,
                              token_pattern=r"(?u)\b\w+\b", dtype=np.float32)
     char = HashingVectorizer(n_features=n_features, analyzer="char_wb", ngram_range=(3, 5),
                              alternate_sign=False, norm=None, dtype=np.float32)
-    got_word, got_char = ngram_counts(SENTENCES, n_features)
-    for got, want in ((got_word, word.transform(SENTENCES)), (got_char, char.transform(SENTENCES))):
+    got_word, got_char = ngram_counts(sentences, n_features)
+    for got, want in ((got_word, word.transform(sentences)), (got_char, char.transform(sentences))):
         want.sort_indices()
         got.sort_indices()  # the char counts come unsorted within a row: the same entries
         assert got.shape == want.shape and got.dtype == want.dtype
         assert np.array_equal(got.indptr, want.indptr)
         assert np.array_equal(got.indices, want.indices)
         assert np.array_equal(got.data, want.data)
+
+
+@pytest.mark.parametrize("batch", [
+    [], [""], ["", ""], ["a", ""], ["", "a"], [" a"], ["a "], ["a  b"], ["a\tb"], ["a\x1cb"], ["no\u00a0break"],
+    ["line\u2028sep"], ["İİ x", "y"], ["ΑΣ ΟΔΟΣ", "ς"], FOLDED_ASCII, FOLDED_UNICODE, SENTENCES,
+])
+def test_folded_batch_is_each_sentence_lowered_and_folded(batch):
+    from dedup.ngram_hash import _folded_batch
+
+    normal = [" ".join(text.lower().split()) for text in batch]
+    joined, lengths = _folded_batch(batch)
+    assert joined == " " + " ".join(normal) + " "
+    assert lengths.tolist() == [len(text) for text in normal]
 
 
 def test_ngram_counts_ascii_batch_counts_repeats():
@@ -98,7 +118,7 @@ def test_packed_counts_unpack_to_the_same_matrices(n_features, compiled, monkeyp
     left are escaped, including one whose escape entry reads as count 0 and one that does not.
     The compiled packing and the numpy one give the same entries."""
     from dedup import jit
-    from dedup.ngram_hash import pack_counts, packed_column_bits, unpack_counts
+    from dedup.ngram_hash import pack_counts, packed_column_bits, packed_ngram_counts, unpack_counts
 
     texts = SENTENCES + ["a " * 9000, "b " * 8191 + "c " * 8192, "d " * 600_000, ""]
     word, char = ngram_counts(texts, n_features)
@@ -120,6 +140,13 @@ def test_packed_counts_unpack_to_the_same_matrices(n_features, compiled, monkeyp
         np.testing.assert_array_equal(got.indptr, want.indptr)
         np.testing.assert_array_equal(got.indices, want.indices)
         np.testing.assert_array_equal(got.data, want.data)
+    # What a row store keeps, counted and packed in one pass (the kernel) or packed after counting
+    # (the entry order within a row is the counting path's own, so both sides count the same way).
+    fused, fused_entries = packed_ngram_counts(texts, n_features)
+    expected, expected_entries = pack_counts(*ngram_counts(texts, n_features), n_features)
+    np.testing.assert_array_equal(fused, expected)
+    np.testing.assert_array_equal(fused_entries, expected_entries)
+    assert fused.dtype == np.uint32 and fused_entries.dtype == np.int32
 
 
 def test_encode_maps_each_code_point_to_its_utf8_offset() -> None:

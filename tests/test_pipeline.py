@@ -343,7 +343,7 @@ def test_scan_pauses_collection_but_its_workers_collect(monkeypatch, tmp_path, b
     log = tmp_path / "collection.log"
     close_pools()  # the shared pool starts during the scan, under the pause
     for module, name in [(pipeline, "scan_fingerprints"), (pipeline, "_clean_chunk"), (pipeline, "_verify_pairs"),
-                         (rowstore, "pack_counts")]:
+                         (rowstore, "packed_ngram_counts")]:
         monkeypatch.setattr(module, name, _noting_collection(getattr(module, name), name, log, os.getpid()))
     scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=2, related=True))
     if blocked:  # one verify block a forked worker, rows from the row store (as in the test above)
@@ -356,7 +356,7 @@ def test_scan_pauses_collection_but_its_workers_collect(monkeypatch, tmp_path, b
     assert any(p.relation == "rewrite" for p in result.pairs) and gc.isenabled()
     noted = set(log.read_text().splitlines())
     expected = {"scan_fingerprints parent 0", "_clean_chunk worker 1", "_verify_pairs worker 0"}
-    assert noted == expected | ({"pack_counts worker 1"} if blocked else set())
+    assert noted == expected | ({"packed_ngram_counts worker 1"} if blocked else set())
     close_pools()
 
 
