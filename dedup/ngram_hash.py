@@ -89,7 +89,7 @@ _INT_MIN = -(2**31)
 
 
 @lru_cache(maxsize=1)
-def _bmp_word_table() -> np.ndarray:
+def bmp_word_table() -> np.ndarray:
     """Is each code point below 2^16 a `\\w` character (`str.isalnum()` or "_")? Made once a
     process (~10 ms): one gather per batch, where masking the ASCII points and mapping the
     others through np.unique took 6% of hashing a batch of corpus-1m sentences."""
@@ -100,7 +100,7 @@ def _word_chars(points: np.ndarray) -> np.ndarray:
     """Per code point: is it a `\\w` character (`str.isalnum()` or "_"), as Python's re says."""
     if points.dtype == np.uint8:  # an ASCII batch (`_encode`)
         return _ASCII_WORD[points]
-    out = _bmp_word_table()[np.minimum(points, 0xFFFF)]
+    out = bmp_word_table()[np.minimum(points, 0xFFFF)]
     astral = np.flatnonzero(points > 0xFFFF)
     if len(astral):
         values, inverse = np.unique(points[astral], return_inverse=True)

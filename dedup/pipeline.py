@@ -39,9 +39,9 @@ from dedup.rowstore import RowStore, RowStoreError
 from dedup.textstore import TextStore, TextsById, spill_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
-from dedup.jit import loaded_kernel
+from dedup.jit import kernel, loaded_kernel
 from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, LayoutDocuments, PairFeatures, Sentence,
-                          SentenceStore, Verifier, chunk_similarities, packed_spans, split_with_keys, stack_rows)
+                          SentenceStore, Verifier, chunk_similarities, packed_spans, split_batch_with_keys, stack_rows)
 from dedup.workers import bounded_map, close_pools, worker_pool
 
 STAGES = ("ingest", "clean", "fingerprint", "candidates", "verify", "relate")
@@ -220,13 +220,33 @@ def _distinct_rows(vectorizer, sentences: list[str], jobs: int) -> tuple[sp.csr_
 
 def _split_texts(texts: list[str]) -> list[tuple[bytes, tuple[bytes, bytes], bytes]]:
     """Sentence spans of each text, their sentences' keys (see `split_with_keys`) and the text's
-    `_FoldedTexts` key (worker side), packed: a few bytes to send back, not objects."""
-    return [(*split_with_keys(text), _folded_key(text)) for text in texts]
+    `_FoldedTexts` key (worker side), packed: a few bytes to send back, not objects. A chunk of
+    news is large enough for the compiled splitter and folder (`split_batch_with_keys`,
+    `_folded_keys`)."""
+    return [(packed, keys, folded) for (packed, keys), folded in zip(split_batch_with_keys(texts), _folded_keys(texts))]
 
 
 def _folded_key(text: str) -> bytes:
     """The 16-byte digest of a text with case and whitespace folded (`relate.normalised`)."""
     return xxhash.xxh3_128_digest(normalised(text).encode("utf-8", "surrogatepass"))
+
+
+def _folded_keys(texts: Sequence[str]) -> list[bytes]:
+    """`_folded_key` of each text; the ASCII ones folded in one compiled call (`ascii_fold_batch`)
+    when the batch is large enough."""
+    ascii_at = [k for k, text in enumerate(texts) if text.isascii()]
+    encoded = [texts[k].encode("ascii") for k in ascii_at]
+    compiled = kernel("ascii_fold_batch", sum(map(len, encoded)))
+    if compiled is None:
+        return [_folded_key(text) for text in texts]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+    folded, folded_offsets = compiled(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
+    view = memoryview(folded)
+    keys: list[bytes | None] = [None] * len(texts)
+    for k, lo, hi in zip(ascii_at, folded_offsets[:-1].tolist(), folded_offsets[1:].tolist()):
+        keys[k] = xxhash.xxh3_128_digest(view[lo:hi])
+    return [_folded_key(texts[k]) if key is None else key for k, key in enumerate(keys)]
 
 
 def _estimate_at_least(pairs: np.ndarray, sigs: np.ndarray, floor: float) -> np.ndarray:

@@ -33,8 +33,8 @@ from xxhash import xxh3_128_digest
 
 from dedup.fingerprint import ranks_within
 from dedup.fidelity import figures, fidelity, link_feature_rows
-from dedup.jit import kernel
-from dedup.ngram_hash import ngram_counts, packed_column_bits, unpack_counts
+from dedup.jit import kernel, loaded_kernel
+from dedup.ngram_hash import bmp_word_table, ngram_counts, packed_column_bits, unpack_counts
 from dedup.workers import bounded_map, worker_pool
 
 
@@ -214,9 +214,31 @@ def _append_span(out: list[tuple[int, int]], chunk: str, begin: int, end: int, o
 _HAS_WORD = re.compile(r"\w")
 
 
+# Each abbreviation's bytes packed little-endian into a uint64, for the compiled splitter.
+_ABBREVIATION_KEYS = np.array(sorted(sum(ord(c) << (8 * q) for q, c in enumerate(word)) for word in _ABBREVIATIONS),
+                              dtype=np.uint64)
+assert max(map(len, _ABBREVIATIONS)) <= 8
+
+
+@lru_cache(maxsize=1)
+def _bmp_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Per code point below 2^16: (`str.isspace`, the regex `\\w`), which the compiled splitter
+    reads where the regexes say `\\s` and `\\w`."""
+    return np.array([chr(c).isspace() for c in range(1 << 16)], dtype=np.bool_), bmp_word_table()
+
+
+def span_array(text: str, compiled: Callable | None = None, data: bytes | None = None) -> np.ndarray:
+    """`sentence_spans` as an (n, 2) int32 array; with `compiled` (the `text_sentence_spans`
+    kernel) an ASCII text is split by it, from `data` (its ASCII bytes) when the caller has them."""
+    if compiled is not None and (data is not None or text.isascii()):
+        return compiled(np.frombuffer(text.encode("ascii") if data is None else data, dtype=np.uint8),
+                        _ABBREVIATION_KEYS, *_bmp_tables())
+    return np.asarray(sentence_spans(text), dtype=np.int32).reshape(-1, 2)
+
+
 def packed_spans(text: str) -> bytes:
     """A text's sentence spans as int32 (start, end) pairs: what `SentenceStore` holds."""
-    return np.asarray(sentence_spans(text), dtype=np.int32).tobytes()
+    return span_array(text, loaded_kernel("text_sentence_spans")).tobytes()
 
 
 _ASCII_SPACE_BUT_SPACE_NEWLINE = "\t\x0b\x0c\r\x1c\x1d\x1e\x1f"  # each looked for with `in` (memchr): 20x a regex class
@@ -252,17 +274,58 @@ def sentence_keys(sentences: list[str]) -> tuple[bytes, bytes]:
 
 
 def split_with_keys(text: str) -> tuple[bytes, tuple[bytes, bytes]]:
-    """A text's `packed_spans` and the `sentence_keys` of its sentences (a split worker's answer).
+    """A text's `packed_spans` and the `sentence_keys` of its sentences (one text of a split
+    worker's answer: see `split_batch_with_keys`).
 
     When the spans are the sentence texts (`_spans_folded`: an ASCII text, its bytes are its
     characters), each is hashed straight from the text's bytes, without a string of its own."""
-    spans = sentence_spans(text)
-    packed = np.asarray(spans, dtype=np.int32).reshape(-1, 2)
-    if not _spans_folded(text):
+    folded = _spans_folded(text)
+    data = text.encode("ascii") if folded else None
+    packed = span_array(text, loaded_kernel("text_sentence_spans"), data)
+    spans = packed.tolist()
+    if not folded:
         return packed.tobytes(), sentence_keys(span_texts(text, spans, False))
-    data = memoryview(text.encode("ascii"))
-    digests = b"".join([xxh3_128_digest(data[start:end]) for start, end in spans])
+    view = memoryview(data)
+    digests = b"".join([xxh3_128_digest(view[start:end]) for start, end in spans])
     return packed.tobytes(), (digests, (packed[:, 1] - packed[:, 0]).astype(np.int32).tobytes())
+
+
+def split_batch_with_keys(texts: Sequence[str]) -> list[tuple[bytes, tuple[bytes, bytes]]]:
+    """`split_with_keys` of each text (a split worker's chunk). A batch of news is large enough
+    for the compiled splitter (`_kernels.split_batch`): one call on the ASCII texts' bytes (their
+    spans, and which are `_spans_folded`), one on the other texts' code points; a text with a
+    code point past 2^16 takes the regex path."""
+    ascii_at = [k for k, text in enumerate(texts) if text.isascii()]
+    ascii_set = set(ascii_at)
+    other_at = [k for k in range(len(texts)) if k not in ascii_set]
+    compiled = kernel("split_batch", sum(len(texts[k]) for k in ascii_at) + 4 * sum(len(texts[k]) for k in other_at))
+    if compiled is None:
+        return [split_with_keys(text) for text in texts]
+    answers: list[tuple[bytes, tuple[bytes, bytes]] | None] = [None] * len(texts)
+    for at, dtype, codec in ((ascii_at, np.uint8, "ascii"), (other_at, np.uint32, "utf-32-le")):
+        if not at:
+            continue
+        encoded = [texts[k].encode(codec, "surrogatepass") for k in at]
+        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
+        buffer = b"".join(encoded)
+        del encoded
+        points = np.frombuffer(buffer, dtype=dtype)
+        spans, span_offsets, plain, fit = compiled(points, offsets // points.itemsize, _ABBREVIATION_KEYS,
+                                                   *_bmp_tables())
+        view = memoryview(buffer)
+        for k, base, lo, hi, folded, done in zip(at, offsets.tolist(), span_offsets[:-1].tolist(),
+                                                 span_offsets[1:].tolist(), plain.tolist(), fit.tolist()):
+            if not done:
+                continue
+            packed = spans[lo:hi]
+            pairs = packed.tolist()
+            if folded and dtype is np.uint8:  # the spans are the sentences: hash their bytes
+                digests = b"".join([xxh3_128_digest(view[base + start:base + end]) for start, end in pairs])
+                answers[k] = (packed.tobytes(), (digests, (packed[:, 1] - packed[:, 0]).astype(np.int32).tobytes()))
+            else:
+                answers[k] = (packed.tobytes(), sentence_keys(span_texts(texts[k], pairs, False)))
+    return [split_with_keys(texts[k]) if answer is None else answer for k, answer in enumerate(answers)]
 
 
 class SentenceStore:

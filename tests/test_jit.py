@@ -379,3 +379,62 @@ def test_block_cut_kernel_equals_the_python_loop():
             looped = _block_starts(pairs, counts, budget)
         assert compiled == looped and compiled[0] == 0
         assert len(looped) > 1 or n_pairs == 1
+
+
+def test_compiled_sentence_spans_equal_the_regex_splitter():
+    """`text_sentence_spans` gives `verify.sentence_spans`' spans: sentence ends before capitals,
+    digits and opening quotes, runs of marks and closing quotes, abbreviations and initials
+    (dotted, upper-case, further than the regex's 20-character window), every ASCII whitespace
+    (the separators \\x1c-\\x1f too) in and between paragraphs, pieces without a word; and, on
+    code points, Unicode spaces (no-break, thin, ideographic, line separator, NEL) and letters."""
+    from dedup import _kernels
+    from dedup.verify import _ABBREVIATION_KEYS, _bmp_tables, sentence_spans
+
+    rng = random.Random(11)
+    pieces = ["Mr.", "U.S.", "e.g.", "Inc.", "J.", "approx.", "word", "Word", "42", "3.5", ".", "...", "!?", "?",
+              '."', ".)", "'", '"', "(", "[", "]", " ", "  ", "\n", "\n\n", " \n \n ", "\r\n\r\n", "\t", "\x0b",
+              "\x0c", "\x1c", "\x1f", "_", "-", "averyveryverylongword.", "A", "z"]
+    unicode_pieces = ["\u00a0", "\u2009", "\u3000", "\u2028", "\x85", "\n\u00a0\n", "caf\u00e9", "\u00c9t\u00e9.",
+                      "\u00bd", "\u2014", "\u201c", "\u0663", "\ud800"]
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 30))) for _ in range(20000)]
+    texts += [" ".join(rng.choice(pieces[:12]) for _ in range(60)) for _ in range(2000)]
+    texts += ["".join(rng.choice(pieces + unicode_pieces) for _ in range(rng.randint(0, 30))) for _ in range(10000)]
+    texts += _news_texts() + ["", "\n\n", "A. B. C.", "Hi. There"]
+    # The word before a period is looked for in the 20 characters before it: its edge matters.
+    texts += [f"{head}{'.' * dots}{tail}. Next one." for dots in range(14, 24) for head in ("Q", "Mr")
+              for tail in ("x", "Mr", "co")]
+    for text in texts:
+        expected = np.asarray(sentence_spans(text), dtype=np.int32).reshape(-1, 2)
+        data = (np.frombuffer(text.encode("ascii"), dtype=np.uint8) if text.isascii()
+                else np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32))
+        got = _kernels.text_sentence_spans(data, _ABBREVIATION_KEYS, *_bmp_tables())
+        np.testing.assert_array_equal(got, expected, err_msg=repr(text))
+
+
+def test_compiled_split_batch_equals_the_per_text_regex_path():
+    """A split worker's chunk (`pipeline._split_texts`): spans, sentence keys and folded-text
+    keys from the batch kernels equal those of each text on the regex path, for ASCII texts with
+    plain spacing and without (doubled spaces, tabs, odd newlines, spaces at the edges) and
+    non-ASCII texts among them (split as code points, or by the regex past 2^16)."""
+    from dedup.pipeline import _folded_key, _split_texts
+    from dedup.verify import _spans_folded, split_with_keys
+
+    rng = random.Random(12)
+    words = ["Prices", "rose", "4.5%", "Mr.", "U.S.", "said.", "Then", "it", "fell.", "\"Yes,\"", "(AP)"]
+    gaps = [" "] * 40 + ["  ", "\n\n", "\n", "\t", " \n\n", "\n\n\n\n", "\n\n\n", "\x1c"]
+    texts = []
+    for trial in range(3000):
+        spacing = gaps if trial % 2 else [" "] * 10 + ["\n\n"]  # half of them plainly spaced
+        parts = [rng.choice(words) + rng.choice(spacing) for _ in range(rng.randint(0, 40))]
+        if trial % 10 == 0:  # not ASCII: code points, or the regex path past 2^16
+            parts.insert(rng.randint(0, len(parts)), rng.choice(["caf\u00e9 ", "\u00a0", "\U0001d400 "]))
+        text = "".join(parts)
+        texts.append(rng.choice(gaps) + text if trial % 3 == 0 else text.strip() if trial % 3 == 1 else text)
+    assert 0.2 < sum(map(_spans_folded, texts)) / len(texts) < 0.8
+    assert sum(map(len, texts)) > jit.MIN_SIZE
+    assert any(t.isascii() for t in texts) and not all(t.isascii() for t in texts)
+    batch = _split_texts(texts)
+    with jit.numpy_only():
+        expected = [(*split_with_keys(text), _folded_key(text)) for text in texts]
+    for text, got, want in zip(texts, batch, expected):
+        assert got == want, repr(text)
