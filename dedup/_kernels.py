@@ -1341,8 +1341,8 @@ def _paragraph_spans(data: np.ndarray, lo: int, hi: int, abbreviations: np.ndarr
 def _text_spans(data: np.ndarray, abbreviations: np.ndarray, out: np.ndarray, count: int, spaces: np.ndarray,
                 words: np.ndarray) -> int:
     """`verify.sentence_spans` of one text's bytes (ASCII) or code points (all below 2^16), written to
-    out[count:]; -> the new count. Paragraphs lie between `_BLANK_LINES` matches (a newline, whitespace, the run's last newline),
-    stripped, each split by `_paragraph_spans`."""
+    out[count:]; -> the new count. Paragraphs lie between `_BLANK_LINES` matches (a newline,
+    whitespace, the run's last newline), stripped, each split by `_paragraph_spans`."""
     n = len(data)
     begin = 0
     i = 0
@@ -1417,10 +1417,11 @@ def split_batch(buffer: np.ndarray, offsets: np.ndarray, abbreviations: np.ndarr
     count = 0
     for t in range(n_texts):
         data = buffer[offsets[t]:offsets[t + 1]]
-        for c in data:
-            if c >= len(spaces):
-                fit[t] = False
-                break
+        if buffer.itemsize > 1:  # code points: a table covers only those below 2^16
+            for c in data:
+                if c >= len(spaces):
+                    fit[t] = False
+                    break
         if fit[t]:
             count = _text_spans(data, abbreviations, out, count, spaces, words)
             plain[t] = _plain_spacing(data)

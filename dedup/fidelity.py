@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from dedup.jit import loaded_kernel
+from dedup.jit import joined as joined_bytes, loaded_kernel
 
 try:  # PyStemmer is a hard dependency; the fallback only keeps imports working in odd installs.
     import Stemmer
@@ -340,10 +340,7 @@ class _Vocabulary(dict):
         does, then each non-ASCII character becomes one '?', which no token holds, as no
         token of the pattern holds a non-ASCII character."""
         self._index_new_tokens()
-        parts = [text.lower().encode("ascii", "replace") for text in texts]
-        joined = b"".join(parts)
-        text_offsets = np.zeros(len(parts) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=text_offsets[1:])
+        joined, text_offsets = joined_bytes([text.lower().encode("ascii", "replace") for text in texts])
         buffer = np.frombuffer(joined, dtype=np.uint8)
         starts, ends, token_offsets = loaded_kernel("text_tokens")(buffer, text_offsets)
         ids = loaded_kernel("vocabulary_find")(buffer, starts, ends, self.table, self.store, self.store_offsets)

@@ -19,7 +19,9 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Callable
 
-__all__ = ["MIN_SIZE", "describe", "jit_available", "kernel", "loaded_kernel", "numpy_only"]
+import numpy as np
+
+__all__ = ["MIN_SIZE", "describe", "jit_available", "joined", "kernel", "loaded_kernel", "numpy_only"]
 
 # Inputs (bytes, tokens or shingles) below which the numpy path runs: the seeds' five
 # articles (~25k bytes) stay on numpy; one fingerprint batch of news (~2 MB) goes compiled.
@@ -53,6 +55,14 @@ def loaded_kernel(name: str) -> Callable | None:
         return None
     module = _kernels()
     return None if module is None else getattr(module, name)
+
+
+def joined(parts: list[bytes]) -> tuple[bytes, np.ndarray]:
+    """Encoded texts end to end, as a batch kernel takes them: (their bytes, int64 offsets with
+    part t at offsets[t]:offsets[t + 1])."""
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)), out=offsets[1:])
+    return b"".join(parts), offsets
 
 
 def describe() -> str:

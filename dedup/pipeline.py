@@ -39,7 +39,7 @@ from dedup.rowstore import RowStore, RowStoreError
 from dedup.textstore import TextStore, TextsById, spill_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
-from dedup.jit import kernel, loaded_kernel
+from dedup.jit import joined, kernel, loaded_kernel
 from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, LayoutDocuments, PairFeatures, Sentence,
                           SentenceStore, Verifier, chunk_similarities, packed_spans, split_batch_with_keys, stack_rows)
 from dedup.workers import bounded_map, close_pools, worker_pool
@@ -235,13 +235,11 @@ def _folded_keys(texts: Sequence[str]) -> list[bytes]:
     """`_folded_key` of each text; the ASCII ones folded in one compiled call (`ascii_fold_batch`)
     when the batch is large enough."""
     ascii_at = [k for k, text in enumerate(texts) if text.isascii()]
-    encoded = [texts[k].encode("ascii") for k in ascii_at]
-    compiled = kernel("ascii_fold_batch", sum(map(len, encoded)))
+    compiled = kernel("ascii_fold_batch", sum(len(texts[k]) for k in ascii_at))
     if compiled is None:
         return [_folded_key(text) for text in texts]
-    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
-    folded, folded_offsets = compiled(np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets)
+    buffer, offsets = joined([texts[k].encode("ascii") for k in ascii_at])
+    folded, folded_offsets = compiled(np.frombuffer(buffer, dtype=np.uint8), offsets)
     view = memoryview(folded)
     keys: list[bytes | None] = [None] * len(texts)
     for k, lo, hi in zip(ascii_at, folded_offsets[:-1].tolist(), folded_offsets[1:].tolist()):

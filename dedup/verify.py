@@ -33,7 +33,7 @@ from xxhash import xxh3_128_digest
 
 from dedup.fingerprint import ranks_within
 from dedup.fidelity import figures, fidelity, link_feature_rows
-from dedup.jit import kernel, loaded_kernel
+from dedup.jit import joined, kernel, loaded_kernel
 from dedup.ngram_hash import bmp_word_table, ngram_counts, packed_column_bits, unpack_counts
 from dedup.workers import bounded_map, worker_pool
 
@@ -275,18 +275,22 @@ def sentence_keys(sentences: list[str]) -> tuple[bytes, bytes]:
 
 def split_with_keys(text: str) -> tuple[bytes, tuple[bytes, bytes]]:
     """A text's `packed_spans` and the `sentence_keys` of its sentences (one text of a split
-    worker's answer: see `split_batch_with_keys`).
-
-    When the spans are the sentence texts (`_spans_folded`: an ASCII text, its bytes are its
-    characters), each is hashed straight from the text's bytes, without a string of its own."""
+    worker's answer: see `split_batch_with_keys`)."""
     folded = _spans_folded(text)
     data = text.encode("ascii") if folded else None
     packed = span_array(text, loaded_kernel("text_sentence_spans"), data)
+    return _keyed_spans(text, packed, None if data is None else memoryview(data))
+
+
+def _keyed_spans(text: str, packed: np.ndarray, folded_bytes: memoryview | None,
+                 base: int = 0) -> tuple[bytes, tuple[bytes, bytes]]:
+    """(packed spans, `sentence_keys`) of a text split into `packed`. When the spans are the
+    sentence texts (`_spans_folded`: an ASCII text, its bytes are its characters), each is
+    hashed straight from the text's bytes, folded_bytes[base:], without a string of its own."""
     spans = packed.tolist()
-    if not folded:
+    if folded_bytes is None:
         return packed.tobytes(), sentence_keys(span_texts(text, spans, False))
-    view = memoryview(data)
-    digests = b"".join([xxh3_128_digest(view[start:end]) for start, end in spans])
+    digests = b"".join([xxh3_128_digest(folded_bytes[base + start:base + end]) for start, end in spans])
     return packed.tobytes(), (digests, (packed[:, 1] - packed[:, 0]).astype(np.int32).tobytes())
 
 
@@ -295,9 +299,9 @@ def split_batch_with_keys(texts: Sequence[str]) -> list[tuple[bytes, tuple[bytes
     for the compiled splitter (`_kernels.split_batch`): one call on the ASCII texts' bytes (their
     spans, and which are `_spans_folded`), one on the other texts' code points; a text with a
     code point past 2^16 takes the regex path."""
-    ascii_at = [k for k, text in enumerate(texts) if text.isascii()]
-    ascii_set = set(ascii_at)
-    other_at = [k for k in range(len(texts)) if k not in ascii_set]
+    is_ascii = [text.isascii() for text in texts]
+    ascii_at = [k for k, ascii_ in enumerate(is_ascii) if ascii_]
+    other_at = [k for k, ascii_ in enumerate(is_ascii) if not ascii_]
     compiled = kernel("split_batch", sum(len(texts[k]) for k in ascii_at) + 4 * sum(len(texts[k]) for k in other_at))
     if compiled is None:
         return [split_with_keys(text) for text in texts]
@@ -305,28 +309,16 @@ def split_batch_with_keys(texts: Sequence[str]) -> list[tuple[bytes, tuple[bytes
     for at, dtype, codec in ((ascii_at, np.uint8, "ascii"), (other_at, np.uint32, "utf-32-le")):
         if not at:
             continue
-        encoded = [texts[k].encode(codec, "surrogatepass") for k in at]
-        offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
-        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
-        buffer = b"".join(encoded)
-        del encoded
+        buffer, offsets = joined([texts[k].encode(codec, "surrogatepass") for k in at])
         points = np.frombuffer(buffer, dtype=dtype)
         spans, span_offsets, plain, fit = compiled(points, offsets // points.itemsize, _ABBREVIATION_KEYS,
                                                    *_bmp_tables())
-        view = memoryview(buffer)
+        view = memoryview(buffer) if dtype is np.uint8 else None  # only ASCII spans can be their sentences
         for k, base, lo, hi, folded, done in zip(at, offsets.tolist(), span_offsets[:-1].tolist(),
                                                  span_offsets[1:].tolist(), plain.tolist(), fit.tolist()):
-            if not done:
-                continue
-            packed = spans[lo:hi]
-            pairs = packed.tolist()
-            if folded and dtype is np.uint8:  # the spans are the sentences: hash their bytes
-                digests = b"".join([xxh3_128_digest(view[base + start:base + end]) for start, end in pairs])
-                answers[k] = (packed.tobytes(), (digests, (packed[:, 1] - packed[:, 0]).astype(np.int32).tobytes()))
-            else:
-                answers[k] = (packed.tobytes(), sentence_keys(span_texts(texts[k], pairs, False)))
+            if done:
+                answers[k] = _keyed_spans(texts[k], spans[lo:hi], view if folded else None, base)
     return [split_with_keys(texts[k]) if answer is None else answer for k, answer in enumerate(answers)]
-
 
 class SentenceStore:
     """The sentences of a corpus's documents, held as int32 spans into their cleaned texts.
