@@ -320,6 +320,7 @@ def split_batch_with_keys(texts: Sequence[str]) -> list[tuple[bytes, tuple[bytes
                 answers[k] = _keyed_spans(texts[k], spans[lo:hi], view if folded else None, base)
     return [split_with_keys(texts[k]) if answer is None else answer for k, answer in enumerate(answers)]
 
+
 class SentenceStore:
     """The sentences of a corpus's documents, held as int32 spans into their cleaned texts.
 
