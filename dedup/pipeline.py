@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import math
 import multiprocessing as mp
 import os
 from collections import deque
@@ -58,6 +59,15 @@ CLEAN_CHUNK = 500
 WARM_KERNELS_AFTER = 2000
 # LSH pairs whose Jaccard is estimated at once (two gathered uint16 signature rows each: 8 MB).
 ESTIMATE_CHUNK = 1 << 14
+# Standard errors below a channel's threshold that an LSH pair's estimated Jaccard may fall
+# and still be verified (`estimate_floor`): rewrite channel 0.3 -> 0.199 (a pair truly at 0.3
+# is dropped with chance 0.6%), copy 0.5 -> 0.389. Half the threshold (rewrite 0.15) was the
+# floor before; against it, on the end-to-end scans of ../shared/data/pairs, 2.5 finds the same
+# gold derived pairs of Clough & Stevenson (29 of 35) and Webis-CPC (145 of 250) and one fewer
+# of MRPC (2,487 of 2,753), and the same planted pairs of benchmarks' corpus-100k and corpus-1m,
+# while the candidates fall 16% / 32% (spliced bases sharing a few real sentences; see
+# benchmarks/README.md).
+ESTIMATE_FLOOR_Z = 2.5
 # Documents per sentence-splitting task on the worker pool.
 SPLIT_CHUNK = 1_000
 # Sentences whose TF-IDF rows are held at once during verify (~3 KB each: about 1 GB), by all
@@ -247,6 +257,12 @@ def _folded_keys(texts: Sequence[str]) -> list[bytes]:
     return [_folded_key(texts[k]) if key is None else key for k, key in enumerate(keys)]
 
 
+def estimate_floor(threshold: float, num_perm: int, z: float = ESTIMATE_FLOOR_Z) -> float:
+    """Lowest estimated Jaccard an LSH pair of a channel tuned to `threshold` is kept at:
+    `z` standard errors of a `num_perm`-slot estimate below the threshold."""
+    return threshold - z * math.sqrt(threshold * (1.0 - threshold) / num_perm)
+
+
 def _estimate_at_least(pairs: np.ndarray, sigs: np.ndarray, floor: float) -> np.ndarray:
     """Mask of pairs whose estimated Jaccard is >= floor, in chunks: two gathered signature
     rows per pair would outgrow the signatures themselves."""
@@ -398,9 +414,9 @@ class Scanner:
     def candidate_pairs(self, copy_sigs: np.ndarray, rewrite_sigs: np.ndarray, anchors: np.ndarray | None = None,
                         anchor_offsets: np.ndarray | None = None) -> np.ndarray:
         """Union of both channels' LSH candidates, less those whose estimated Jaccard is far
-        below the channel threshold (LSH false positives; half the threshold is kept so that
-        estimation noise on 128 permutations does not cost recall), and of the pairs sharing
-        passages (when anchors are given).
+        below the channel threshold (LSH false positives: `estimate_floor`, 2.5 standard errors
+        of the estimate below it, so that estimation noise does not cost recall), and of the
+        pairs sharing passages (when anchors are given).
 
         The three are independent sorts and gathers, in which numpy releases the GIL: with
         more than one job they run on two threads (the union is sorted, so the result is the
@@ -411,7 +427,8 @@ class Scanner:
 
         def channel(sigs: np.ndarray, threshold: float) -> np.ndarray:
             banding = LSHBanding(threshold, cfg.num_perm, max_bucket=cfg.max_bucket)
-            return banding.candidate_pairs(sigs, partial(_estimate_at_least, sigs=sigs, floor=threshold / 2))
+            floor = estimate_floor(threshold, cfg.num_perm)
+            return banding.candidate_pairs(sigs, partial(_estimate_at_least, sigs=sigs, floor=floor))
 
         # corpus-1m on one core: rewrite 10 s, shared passages 7 s, copy 6 s.
         tasks: list[Callable[[], np.ndarray]] = [partial(channel, rewrite_sigs, cfg.rewrite_threshold)]

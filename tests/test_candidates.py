@@ -198,3 +198,29 @@ def test_band_filter_and_compaction_equal_filtering_the_union():
     expected = union[keep(union)]
     banding.compact_pairs = 4  # deduplicate after nearly every band
     assert np.array_equal(banding.candidate_pairs(sigs, keep), expected)
+
+
+def test_scan_drops_lsh_pairs_estimated_far_below_the_channel_threshold() -> None:
+    """A rewrite-channel LSH pair is verified only when its estimated Jaccard is within
+    ESTIMATE_FLOOR_Z standard errors of the channel threshold: a pair agreeing on whole bands
+    but on 22 of 128 slots (0.17) is dropped, one on 40 (0.31) is kept."""
+    from dedup.pipeline import ESTIMATE_FLOOR_Z, ScanConfig, Scanner, estimate_floor
+
+    config = ScanConfig(jobs=1)
+    floor = estimate_floor(config.rewrite_threshold, config.num_perm)
+    sigma = (0.3 * 0.7 / 128) ** 0.5
+    assert floor == pytest.approx(0.3 - ESTIMATE_FLOOR_Z * sigma) and 0.15 < floor < 0.3
+    _, rows = optimal_bands(config.rewrite_threshold, config.num_perm)
+    rng = np.random.default_rng(3)
+    sigs = rng.integers(0, 0xFFFF, size=(4, config.num_perm), dtype=np.uint16)
+
+    def share(i: int, j: int, slots: int) -> None:
+        # Whole bands from slot 0: the pair collides in the LSH, its estimate is slots / 128.
+        sigs[j, :slots] = sigs[i, :slots]
+        sigs[j, slots:] = sigs[j, slots:] ^ 0x5555  # no accidental agreement past `slots`
+
+    share(0, 1, 40 // rows * rows)
+    share(2, 3, 22 // rows * rows)
+    assert 22 // rows * rows / 128 < floor < 40 // rows * rows / 128
+    pairs = Scanner(config).candidate_pairs(np.full_like(sigs, 0xFFFF), sigs)
+    assert pairs.tolist() == [[0, 1]]
