@@ -194,7 +194,8 @@ class SharedPassages:
     that pastes three paragraphs of wire copy into a long article, or an excerpt cut from a
     long source, can fall below any sensible LSH threshold. Each document is reduced to its
     winnowed word 8-gram hashes (`fingerprint.passage_anchors`, computed in the fingerprint
-    pass), and two documents sharing `min_shared` of them are proposed whatever their length.
+    pass), and two documents sharing `min_shared` of them are proposed when the shorter holds
+    at most `short_doc_anchors` anchors, `long_min_shared` of them whatever their length.
     Anchors ignore sentence and paragraph breaks, so a paste whose line breaks were lost or
     changed (a table re-flowed into one paragraph) is found as well as one kept intact.
     Grouping is by sorting (hash, doc) keys; an anchor in more than `max_bucket` documents
@@ -203,11 +204,21 @@ class SharedPassages:
 
     part_anchors = 1 << 23  # anchors grouped at once: ~0.25 GB of sort temporaries
 
-    def __init__(self, min_shared: int = 2, max_bucket: int = 50) -> None:
+    def __init__(self, min_shared: int = 2, max_bucket: int = 50, long_min_shared: int = 3,
+                 short_doc_anchors: int = 44) -> None:
         # min_shared=2: one common 8-gram is a stock phrase as often as a paste; winnowing
         # guarantees two anchors for a shared run of 23 words (a short paragraph).
         self.min_shared = min_shared
         self.max_bucket = max_bucket
+        # Two anchors make a paste only in a short document. Sharing exactly two means no common
+        # run of 3 * 8 + 8 - 1 = 31 words (that has a third), and relate calls a paste `partial`
+        # only when it covers PASTE_RUN_SHARE (15%) of the shorter text: 31 words are 15% of 207
+        # words, about 44 anchors at the 2 / 9 of k-grams that winnowing keeps. Past that the pair
+        # needs a third anchor. corpus-100k (benchmarks/make_corpus.py): 6,486 of 56,121
+        # candidates fewer (documents spliced from one common real sentence), 13 derived pairs
+        # fewer, none of them planted; end-to-end recall on ../shared/data/pairs unchanged.
+        self.long_min_shared = long_min_shared
+        self.short_doc_anchors = short_doc_anchors
 
     def _bucket_pairs(self, anchors: np.ndarray, owners: np.ndarray) -> np.ndarray:
         """All (i, j), i < j, of documents sharing an anchor held by at most `max_bucket`
@@ -230,7 +241,8 @@ class SharedPassages:
         return passage_anchors(token_hashes, token_offsets)
 
     def candidate_pairs(self, anchors: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """(m, 2) document pairs sharing at least `min_shared` anchors, i < j, sorted.
+        """(m, 2) document pairs sharing at least `min_shared` anchors (`long_min_shared` when
+        the shorter document holds more than `short_doc_anchors`), i < j, sorted.
 
         `anchors`/`offsets`: CSR, each document's anchor hashes (uint32, repeats allowed).
         """
@@ -262,4 +274,10 @@ class SharedPassages:
         run_starts = np.flatnonzero(np.concatenate(([True], pair_keys[1:] != pair_keys[:-1])))
         counts = np.diff(np.append(run_starts, len(pair_keys)))
         pair_keys = pair_keys[run_starts[counts >= self.min_shared]]
-        return np.stack([pair_keys // n, pair_keys % n], axis=1)
+        counts = counts[counts >= self.min_shared]
+        pairs = np.stack([pair_keys // n, pair_keys % n], axis=1)
+        if self.long_min_shared > self.min_shared:
+            doc_anchors = np.diff(offsets)  # a document's length in anchors
+            shorter = np.minimum(doc_anchors[pairs[:, 0]], doc_anchors[pairs[:, 1]])
+            pairs = pairs[(counts >= self.long_min_shared) | (shorter <= self.short_doc_anchors)]
+        return pairs

@@ -224,3 +224,40 @@ def test_scan_drops_lsh_pairs_estimated_far_below_the_channel_threshold() -> Non
     assert 22 // rows * rows / 128 < floor < 40 // rows * rows / 128
     pairs = Scanner(config).candidate_pairs(np.full_like(sigs, 0xFFFF), sigs)
     assert pairs.tolist() == [[0, 1]]
+
+
+def test_two_shared_anchors_propose_a_pair_only_when_the_shorter_document_is_short():
+    """Two shared anchors mean a common run of under 31 words: a paste only in a short text
+    (PASTE_RUN_SHARE of 207 words, ~44 anchors); a longer pair needs three. Checked against
+    every pair's shared anchors counted by brute force."""
+    from dedup.candidates import SharedPassages
+
+    rng = np.random.default_rng(11)
+    words = [f"w{k}" for k in range(3000)]
+    passages = [" ".join(rng.choice(words, size=int(size))) for size in rng.integers(15, 24, size=12)]
+    texts = []
+    for k in range(120):
+        own = " ".join(rng.choice(words, size=int(rng.choice([40, 400]))))
+        texts.append(" ".join([passages[k % 12], own, passages[(5 * k + 1) % 12]]) if k % 3 else own)
+    finder = SharedPassages()
+    anchors, offsets = finder.anchors(texts)
+    sets = [set(anchors[offsets[d]:offsets[d + 1]].tolist()) for d in range(len(texts))]
+    holders = {}
+    for d, mine in enumerate(sets):
+        for anchor in mine:
+            holders[anchor] = holders.get(anchor, 0) + 1
+    sets = [{a for a in mine if holders[a] <= finder.max_bucket} for mine in sets]
+    lengths = np.diff(offsets)
+    expected, dropped_long, kept_short = [], 0, 0
+    for i in range(len(texts)):
+        for j in range(i + 1, len(texts)):
+            shared = len(sets[i] & sets[j])
+            short = min(lengths[i], lengths[j]) <= finder.short_doc_anchors
+            if shared >= 3 or (shared == 2 and short):
+                expected.append([i, j])
+            dropped_long += shared == 2 and not short
+            kept_short += shared == 2 and short
+    assert dropped_long and kept_short  # both sides of the rule are exercised
+    assert finder.candidate_pairs(anchors, offsets).tolist() == expected
+    everything = SharedPassages(long_min_shared=2).candidate_pairs(anchors, offsets).tolist()
+    assert len(everything) == len(expected) + dropped_long
