@@ -273,8 +273,8 @@ class SharedPassages:
         pair_keys = np.sort(_pair_keys(pairs, n))
         run_starts = np.flatnonzero(np.concatenate(([True], pair_keys[1:] != pair_keys[:-1])))
         counts = np.diff(np.append(run_starts, len(pair_keys)))
-        pair_keys = pair_keys[run_starts[counts >= self.min_shared]]
-        counts = counts[counts >= self.min_shared]
+        enough = counts >= self.min_shared
+        pair_keys, counts = pair_keys[run_starts[enough]], counts[enough]
         pairs = np.stack([pair_keys // n, pair_keys % n], axis=1)
         if self.long_min_shared > self.min_shared:
             doc_anchors = np.diff(offsets)  # a document's length in anchors

@@ -231,6 +231,8 @@ def test_two_shared_anchors_propose_a_pair_only_when_the_shorter_document_is_sho
     (PASTE_RUN_SHARE of 207 words, ~44 anchors); a longer pair needs three. Checked against
     every pair's shared anchors counted by brute force."""
     from dedup.candidates import SharedPassages
+    from dedup.fingerprint import PASSAGE_WINDOW, PASSAGE_WORDS
+    from dedup.relate import PASTE_RUN_SHARE
 
     rng = np.random.default_rng(11)
     words = [f"w{k}" for k in range(3000)]
@@ -240,6 +242,10 @@ def test_two_shared_anchors_propose_a_pair_only_when_the_shorter_document_is_sho
         own = " ".join(rng.choice(words, size=int(rng.choice([40, 400]))))
         texts.append(" ".join([passages[k % 12], own, passages[(5 * k + 1) % 12]]) if k % 3 else own)
     finder = SharedPassages()
+    # The default follows from the winnowing and relate's paste rule (kept in step with them).
+    longest_two_anchor_run = 3 * PASSAGE_WINDOW + PASSAGE_WORDS - 1
+    words_at_share = longest_two_anchor_run / PASTE_RUN_SHARE
+    assert finder.short_doc_anchors == int(2 / (PASSAGE_WINDOW + 1) * (words_at_share - PASSAGE_WORDS + 1))
     anchors, offsets = finder.anchors(texts)
     sets = [set(anchors[offsets[d]:offsets[d + 1]].tolist()) for d in range(len(texts))]
     holders = {}
