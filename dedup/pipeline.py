@@ -79,6 +79,13 @@ BLOCK_SENTENCES = 300_000
 BLOCKS_PER_WORKER = 4
 # Pairs aligned per task (and per compiled call).
 VERIFY_CHUNK = 500
+# Sentences in paired documents up to which verify's block workers take block after block;
+# past it each block gets a fresh worker (`_verify_blocks`). A fresh process pays again for
+# its kernels, its word stems and the memory it faults in: corpus-100k (310k sentences) and
+# the first 150k documents of corpus-1m (297k), verify 12.5 -> 11.6 s (three pairs) and
+# 12.2 -> 10.7 s, tree peak +76 / +50 MB; the first 300k (704k sentences), no faster
+# (25.0 -> 25.6 s) and +660 MB; at 1M long-lived workers reached 4.6 GB.
+REUSE_BLOCK_WORKERS = 400_000
 
 
 @dataclass(slots=True)
@@ -486,9 +493,11 @@ class Scanner:
             # Blocks of pairs whose documents' sentence vectors fit the memory budget; on a small
             # corpus there is one block and the vectors computed for the IDF are reused.
             budget = BLOCK_SENTENCES
+            reuse_workers = False
             if full_matrix is None and forked:
-                in_pairs = all_sentences.counts(np.unique(pairs).tolist()).sum() if len(pairs) else 0
-                budget = max(1, min(BLOCK_SENTENCES // workers, -(-int(in_pairs) // (BLOCKS_PER_WORKER * workers))))
+                in_pairs = int(all_sentences.counts(np.unique(pairs).tolist()).sum()) if len(pairs) else 0
+                budget = max(1, min(BLOCK_SENTENCES // workers, -(-in_pairs // (BLOCKS_PER_WORKER * workers))))
+                reuse_workers = in_pairs <= REUSE_BLOCK_WORKERS
             blocks = [b for b in self._pair_blocks(pairs, all_sentences, full_matrix is not None, budget) if len(b)]
             skip_related = not self.config.related
             if full_matrix is None and forked and len(blocks) > 1:
@@ -499,7 +508,8 @@ class Scanner:
                 _trim_heap()
                 try:
                     done_blocks = [_verify_blocks(verifier, all_sentences, blocks, workers, self._track, folded,
-                                                  skip_related, self.config.keep_alignments, label, stored)]
+                                                  skip_related, self.config.keep_alignments, label, stored,
+                                                  fresh_workers=not reuse_workers)]
                 finally:
                     if stored is not None:
                         stored.store.close()
@@ -920,9 +930,11 @@ def _verify_block(k: int) -> tuple[list, int, int, float]:
 
 def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np.ndarray], workers: int,
                    track: Callable, texts: _FoldedTexts | None, skip_related: bool, keep_alignments: bool,
-                   label: Callable[[list], list], stored: _StoredRows | None = None) -> _VerifiedBlock:
+                   label: Callable[[list], list], stored: _StoredRows | None = None,
+                   fresh_workers: bool = True) -> _VerifiedBlock:
     """Verify blocks of pairs on forked workers, one block a task (see `_verify_block`); rows
-    come from `stored` when given.
+    come from `stored` when given. `fresh_workers`: a new process for every block, else each
+    worker takes blocks until none are left (`REUSE_BLOCK_WORKERS`).
 
     Hashing in the parent and sending each block's rows to the align workers cost more than
     the hashing itself: a 20k-sentence chunk's rows are 50 MB through a pipe (2 workers, 12
@@ -932,10 +944,11 @@ def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np
     global _BLOCKS_STATE
     _BLOCKS_STATE = (verifier, sentences, blocks, texts, skip_related, keep_alignments, label, stored)
     try:
-        # A fresh worker per block (multiprocessing's Pool can fork one; ProcessPoolExecutor
-        # cannot): a long-lived one keeps growing, as its caches fill and as it touches (and so
-        # copies) more of the pages it inherited (corpus-1m: 4.6 GB peak PSS of the tree).
-        with _ready_to_fork(), mp.get_context("fork").Pool(workers, maxtasksperchild=1) as pool:
+        # On a large scan, a fresh worker per block (multiprocessing's Pool can fork one;
+        # ProcessPoolExecutor cannot): a long-lived one keeps growing, as its caches fill and as
+        # it touches (and so copies) more of the pages it inherited (corpus-1m: 4.6 GB peak PSS
+        # of the tree). On a small one that costs more than it saves (`REUSE_BLOCK_WORKERS`).
+        with _ready_to_fork(), mp.get_context("fork").Pool(workers, maxtasksperchild=1 if fresh_workers else None) as pool:
             done = list(track(pool.imap(_verify_block, range(len(blocks))), "verify", len(blocks)))
     finally:
         _BLOCKS_STATE = None

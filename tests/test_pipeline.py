@@ -31,13 +31,16 @@ def _summary(result) -> list[tuple]:
     return [(p.a, p.b, p.relation, round(p.score, 4)) for p in result.pairs]
 
 
-@pytest.mark.parametrize("jobs, row_store, spill", [(1, "unused", False), (2, "used", False), (2, "unwritable", False),
-                                                    (2, "used", True), (2, "unwritable", True)])
-def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store, spill):
+@pytest.mark.parametrize("jobs, row_store, spill, reuse", [
+    (1, "unused", False, False), (2, "used", False, False), (2, "used", False, True), (2, "unwritable", False, False),
+    (2, "used", True, False), (2, "unwritable", True, False)])
+def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store, spill, reuse):
     """Blocks verified one after another in this process (1 job), or each on a forked worker
     (2 jobs) that reads its sentences' rows from the scan's row store, or hashes them itself
     when the temporary folder cannot hold the store: the pairs of the corpus verified whole.
-    With the texts spilled to a file, a block worker holds its documents' texts in memory."""
+    With the texts spilled to a file, a block worker holds its documents' texts in memory.
+    Each block gets a fresh worker, or (`reuse`, a small scan) the workers take block after
+    block: the same pairs."""
     from dedup.rowstore import RowStore
 
     docs = _corpus()
@@ -56,9 +59,11 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store, spill
     monkeypatch.setattr(pipeline, "RowStore", lambda *args, **kw: stores.append(RowStore(*args, **kw)) or stores[-1])
 
     monkeypatch.setattr(pipeline, "BLOCK_SENTENCES", 40)  # a few documents per block
-    forked_blocks = []
+    monkeypatch.setattr(pipeline, "REUSE_BLOCK_WORKERS", 10 ** 9 if reuse else 0)
+    forked_blocks, fresh = [], []
     monkeypatch.setattr(pipeline, "_verify_blocks",
-                        lambda *args, verify=pipeline._verify_blocks: forked_blocks.append(len(args[2])) or verify(*args))
+                        lambda *args, verify=pipeline._verify_blocks, **kw: forked_blocks.append(len(args[2]))
+                        or fresh.append(kw["fresh_workers"]) or verify(*args, **kw))
     scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=jobs, related=True, spill_texts_mb=0 if spill else None))
     fit_idf = scanner._fit_idf
 
@@ -78,6 +83,7 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store, spill
     assert _summary(blocked) == _summary(whole)
     assert any(p.relation == "rewrite" for p in blocked.pairs)
     assert (forked_blocks[0] > 1) if jobs > 1 else not forked_blocks
+    assert fresh == ([not reuse] if jobs > 1 else [])
     if row_store == "used":  # each distinct sentence of the paired documents hashed once, at most
         sentences = _sentences(docs)
         distinct = {s.text for d in range(len(docs)) for s in sentences[d]}
