@@ -562,7 +562,7 @@ class Scanner:
                                     replace=False))
         self._split(texts, sentences, sample.tolist(), folded)
         fit_on = [t for k in sample.tolist() for t in sentences.texts(k)][: vectorizer.max_fit_sentences]
-        vectorizer.fit_counts(*vectorizer.counts(fit_on, jobs))
+        vectorizer.fit_sentences(fit_on, jobs)
         del fit_on
         in_pairs = np.zeros(len(texts), dtype=bool)
         in_pairs[np.asarray(pairs, dtype=np.int64).ravel()] = True

@@ -438,6 +438,32 @@ class SentenceVectorizer:
             return done[0]
         return sp.vstack([w for w, _ in done], format="csr"), sp.vstack([c for _, c in done], format="csr")
 
+    def fit_sentences(self, sentences: Sequence[str], jobs: int = 1) -> "SentenceVectorizer":
+        """`fit_counts(*counts(sentences, jobs))`, with only each chunk's document frequencies
+        coming back from the workers, not its count matrices: on corpus-100k the scan's IDF
+        sample (~100k sentences) sent its matrices back to be stacked and fitted in this
+        process, 1.8 s of a 21 s scan."""
+        sentences = list(sentences) or [""]
+        if len(sentences) > self.max_fit_sentences:  # the rows `fit_counts` would keep
+            rng = np.random.default_rng(self.seed)
+            keep = np.sort(rng.choice(len(sentences), self.max_fit_sentences, replace=False))
+            sentences = [sentences[i] for i in keep]
+        jobs_args = [(sentences[k:k + HASH_CHUNK], self.n_features) for k in range(0, len(sentences), HASH_CHUNK)]
+        if jobs <= 1 or len(jobs_args) < 4:
+            done = map(_sentence_frequencies, jobs_args)
+        else:
+            done = worker_pool(jobs).map(_sentence_frequencies, jobs_args)
+        word_df = np.zeros(self.n_features, dtype=np.int64)
+        char_df = np.zeros(self.n_features, dtype=np.int64)
+        for word, char in done:
+            word_df += word
+            char_df += char
+        self._word_idf.idf_ = _smooth_idf(word_df, len(sentences))
+        self._char_idf.idf_ = _smooth_idf(char_df, len(sentences))
+        self._weights = {}
+        self.fitted_ = True
+        return self
+
     def fit_counts(self, word: sp.csr_matrix, char: sp.csr_matrix) -> "SentenceVectorizer":
         """Fit the IDF on counts of corpus sentences (a seeded sample of `max_fit_sentences` rows)."""
         if word.shape[0] > self.max_fit_sentences:
@@ -555,6 +581,27 @@ def stack_rows(chunks: Iterable[sp.csr_matrix], n_rows: int, n_columns: int) -> 
 def _hash_sentences(job: tuple[list[str], int]) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     sentences, n_features = job
     return ngram_counts(sentences, n_features)
+
+
+def _sentence_frequencies(job: tuple[list[str], int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the entries of a chunk's word and char count matrices: scikit-learn's
+    document frequency (`_document_frequency`, a bincount of the CSR indices), which sums
+    over chunks to that of the stacked matrices."""
+    word, char = _hash_sentences(job)
+    return (np.bincount(word.indices, minlength=job[1]).astype(np.int64, copy=False),
+            np.bincount(char.indices, minlength=job[1]).astype(np.int64, copy=False))
+
+
+def _smooth_idf(df: np.ndarray, n_rows: int) -> np.ndarray:
+    """`TfidfTransformer(smooth_idf=True).fit(counts).idf_` from the counts' document
+    frequencies, step for step in the counts' float32 (tests hold the two equal)."""
+    smoothed = df.astype(np.float32)
+    smoothed += 1.0
+    idf = np.full_like(smoothed, fill_value=n_rows + 1, dtype=np.float32)
+    idf /= smoothed
+    np.log(idf, out=idf)
+    idf += 1.0
+    return idf
 
 
 # Each channel's weight in a sentence row, so that a dot product is the mean of the word and char cosines.

@@ -1,4 +1,6 @@
 """dedup.ngram_hash must give scikit-learn's HashingVectorizer matrices, entry for entry."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import HashingVectorizer
@@ -82,6 +84,25 @@ def test_sentence_counts_on_the_worker_pool_equal_one_process(monkeypatch):
     for a, b in zip(one, pooled):
         assert a.shape == b.shape == (40, vectorizer.n_features)
         assert (a != b).nnz == 0
+
+
+@pytest.mark.parametrize("jobs, max_fit", [(1, 200_000), (2, 200_000), (2, 25), (1, 25)])
+def test_idf_from_worker_frequencies_equals_scikit_learn_fit(monkeypatch, jobs, max_fit):
+    """`fit_sentences` sums each chunk's document frequencies and makes the IDF itself: the same
+    float32 `idf_` as scikit-learn's TfidfTransformer fitted on the stacked count matrices
+    (`fit_counts`), on the pool or not, with the same seeded sample when there are too many."""
+    import dedup.verify as verify
+
+    monkeypatch.setattr(verify, "HASH_CHUNK", 3)  # 14 parts: the pool path
+    base = Path(__file__).resolve().parents[1] / "seeds"
+    sentences = [s for path in sorted(base.glob("*.txt")) for s in path.read_text().split(". ")][:40]
+    reference = verify.SentenceVectorizer(max_fit_sentences=max_fit)
+    reference.fit_counts(*reference.counts(sentences, jobs=1))
+    fitted = verify.SentenceVectorizer(max_fit_sentences=max_fit).fit_sentences(sentences, jobs=jobs)
+    for ours, theirs in ((fitted._word_idf, reference._word_idf), (fitted._char_idf, reference._char_idf)):
+        assert ours.idf_.dtype == theirs.idf_.dtype
+        assert np.array_equal(ours.idf_, theirs.idf_)
+    assert len(set(reference._word_idf.idf_.tolist())) > 3  # frequent and rare n-grams weigh differently
 
 
 def test_stack_rows_equals_vstack(monkeypatch):
