@@ -546,17 +546,27 @@ class Scanner:
         """
         jobs = self.config.workers
         sentences = all_sentences if all_sentences is not None else SentenceStore(texts)
-        held = 0
-        step = SPLIT_CHUNK * max(1, jobs)
-        # Split in order, a batch of documents at a time (on the workers), until the corpus
-        # proves too large to hash whole; splitting a few documents more changes nothing.
-        for begin in range(0, len(texts), step):
-            self._split(texts, sentences, range(begin, min(len(texts), begin + step)), folded)
-            held += int(sentences.counts(range(begin, min(len(texts), begin + step))).sum())
-            if held > vectorizer.max_fit_sentences:
-                break
-        else:
-            return sentences, vectorizer.fit_transform([t for k in range(len(texts)) for t in sentences.texts(k)], jobs)
+        in_pairs = np.zeros(len(texts), dtype=bool)
+        in_pairs[np.asarray(pairs, dtype=np.int64).ravel()] = True
+        paired = np.flatnonzero(in_pairs).tolist()
+        # The paired documents are split whatever the corpus' size. When they alone hold more
+        # sentences than the IDF sample, the corpus is too large to hash whole; else the rest
+        # is split in order, a batch at a time, until the corpus proves too large (splitting a
+        # few documents more changes nothing). corpus-100k's paired documents hold 310k: no
+        # probe of its first 20k documents in ten round trips, half of them in no pair (fitting
+        # and splitting 1.50 / 1.45 s -> 1.33 / 1.38 s, alternated).
+        self._split(texts, sentences, paired, folded)
+        if int(sentences.counts(paired).sum()) <= vectorizer.max_fit_sentences:
+            held = 0
+            step = SPLIT_CHUNK * max(1, jobs)
+            for begin in range(0, len(texts), step):
+                self._split(texts, sentences, range(begin, min(len(texts), begin + step)), folded)
+                held += int(sentences.counts(range(begin, min(len(texts), begin + step))).sum())
+                if held > vectorizer.max_fit_sentences:
+                    break
+            else:
+                return sentences, vectorizer.fit_transform([t for k in range(len(texts)) for t in sentences.texts(k)],
+                                                           jobs)
         rng = np.random.default_rng(vectorizer.seed)
         sample = np.sort(rng.choice(len(texts), size=min(len(texts), vectorizer.max_fit_sentences // 20),
                                     replace=False))
@@ -564,11 +574,8 @@ class Scanner:
         fit_on = [t for k in sample.tolist() for t in sentences.texts(k)][: vectorizer.max_fit_sentences]
         vectorizer.fit_sentences(fit_on, jobs)
         del fit_on
-        in_pairs = np.zeros(len(texts), dtype=bool)
-        in_pairs[np.asarray(pairs, dtype=np.int64).ravel()] = True
         for k in np.flatnonzero(~in_pairs).tolist():
             sentences.drop(k)
-        self._split(texts, sentences, np.flatnonzero(in_pairs).tolist(), folded)
         return sentences, None
 
     def _split(self, texts: Sequence[str], sentences: SentenceStore, indices, folded: _FoldedTexts | None = None) -> None:

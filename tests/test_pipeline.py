@@ -146,6 +146,35 @@ def test_large_corpus_idf_keeps_sentences_of_paired_documents_only():
     assert all(sentences.is_split(k) and sentences.count(k) == 0 for k in range(2, len(texts)))
 
 
+def test_large_corpus_idf_is_the_same_whether_the_paired_documents_prove_it_large_or_not():
+    """The IDF of a corpus too large to hash whole comes from a seeded sample of all its
+    documents, not from its pairs: the same `idf_` when the two paired documents alone hold
+    more sentences than the sample may (no probe of the corpus in order) and when they hold
+    fewer (the probe splits documents in order until the corpus proves too large)."""
+    from dedup.clean import Cleaner
+    from dedup.verify import SentenceStore, SentenceVectorizer
+
+    texts = Cleaner().fit_transform([d.text for d in _corpus()])
+    counts = SentenceStore(texts).counts()
+    by_count = np.argsort(counts, kind="stable")
+    largest, smallest = sorted(by_count[-2:].tolist()), sorted(by_count[:2].tolist())
+    limit = int(counts[largest].sum()) - 1  # two largest: over it; two smallest and corpus: under / over
+    assert counts[smallest].sum() <= limit < counts.sum()
+    idf, probed = [], []
+    for pair in (largest, smallest):
+        vectorizer = SentenceVectorizer(max_fit_sentences=limit)
+        scanner = pipeline.Scanner()
+        split, calls = scanner._split, []
+        scanner._split = lambda t, s, indices, folded=None: calls.append(indices) or split(t, s, indices, folded)
+        sentences, matrix = scanner._fit_idf(vectorizer, texts, np.array([pair]))
+        assert matrix is None and all(sentences.count(k) for k in pair)
+        assert all(sentences.count(k) == 0 for k in range(len(texts)) if k not in pair)
+        idf.append((vectorizer._word_idf.idf_, vectorizer._char_idf.idf_))
+        probed.append(any(isinstance(indices, range) for indices in calls))
+    assert probed == [False, True]
+    assert np.array_equal(idf[0][0], idf[1][0]) and np.array_equal(idf[0][1], idf[1][1])
+
+
 def _sentences(docs):
     from dedup.clean import Cleaner
     from dedup.verify import SentenceStore
