@@ -22,7 +22,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from itertools import chain
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -427,51 +427,56 @@ class SentenceVectorizer:
         pattern `(?u)\\b\\w+\\b`; char_wb 3-5-grams), computed by `dedup.ngram_hash` in
         chunks that bound the temporary arrays (about 300 n-grams a sentence).
         """
-        sentences = list(sentences) or [""]
-        parts = [sentences[k:k + HASH_CHUNK] for k in range(0, len(sentences), HASH_CHUNK)]
-        jobs_args = [(part, self.n_features) for part in parts]
-        if jobs <= 1 or len(parts) < 4:
-            done = [_hash_sentences(job) for job in jobs_args]
-        else:  # the scan's shared pool: no process start per call (one call per verify block)
-            done = list(worker_pool(jobs).map(_hash_sentences, jobs_args))
+        done = self._per_chunk(_hash_sentences, sentences, jobs)
         if len(done) == 1:
             return done[0]
         return sp.vstack([w for w, _ in done], format="csr"), sp.vstack([c for _, c in done], format="csr")
+
+    def _per_chunk(self, work: Callable[[tuple[list[str], int]], R], sentences: Sequence[str], jobs: int) -> list[R]:
+        """`work((chunk, n_features))` for each HASH_CHUNK of the sentences (one empty sentence
+        when there are none), in order; on the scan's shared pool when there are 4+ chunks (no
+        process start per call: verify makes one call per block)."""
+        sentences = list(sentences) or [""]
+        jobs_args = [(sentences[k:k + HASH_CHUNK], self.n_features) for k in range(0, len(sentences), HASH_CHUNK)]
+        if jobs <= 1 or len(jobs_args) < 4:
+            return [work(job) for job in jobs_args]
+        return list(worker_pool(jobs).map(work, jobs_args))
+
+    def _fit_rows(self, n: int) -> np.ndarray | None:
+        """The rows of n corpus sentences the IDF is fitted on: a seeded sample of
+        `max_fit_sentences` of them, or None for all."""
+        if n <= self.max_fit_sentences:
+            return None
+        return np.sort(np.random.default_rng(self.seed).choice(n, self.max_fit_sentences, replace=False))
 
     def fit_sentences(self, sentences: Sequence[str], jobs: int = 1) -> "SentenceVectorizer":
         """`fit_counts(*counts(sentences, jobs))`, with only each chunk's document frequencies
         coming back from the workers, not its count matrices: on corpus-100k the scan's IDF
         sample (~100k sentences) sent its matrices back to be stacked and fitted in this
         process, 1.8 s of a 21 s scan."""
-        sentences = list(sentences) or [""]
-        if len(sentences) > self.max_fit_sentences:  # the rows `fit_counts` would keep
-            rng = np.random.default_rng(self.seed)
-            keep = np.sort(rng.choice(len(sentences), self.max_fit_sentences, replace=False))
+        sentences = list(sentences)
+        keep = self._fit_rows(len(sentences))
+        if keep is not None:
             sentences = [sentences[i] for i in keep]
-        jobs_args = [(sentences[k:k + HASH_CHUNK], self.n_features) for k in range(0, len(sentences), HASH_CHUNK)]
-        if jobs <= 1 or len(jobs_args) < 4:
-            done = map(_sentence_frequencies, jobs_args)
-        else:
-            done = worker_pool(jobs).map(_sentence_frequencies, jobs_args)
         word_df = np.zeros(self.n_features, dtype=np.int64)
         char_df = np.zeros(self.n_features, dtype=np.int64)
-        for word, char in done:
+        for word, char in self._per_chunk(_sentence_frequencies, sentences, jobs):
             word_df += word
             char_df += char
-        self._word_idf.idf_ = _smooth_idf(word_df, len(sentences))
-        self._char_idf.idf_ = _smooth_idf(char_df, len(sentences))
-        self._weights = {}
-        self.fitted_ = True
-        return self
+        return self._fit_frequencies(word_df, char_df, max(1, len(sentences)))  # no sentences: one empty row
 
     def fit_counts(self, word: sp.csr_matrix, char: sp.csr_matrix) -> "SentenceVectorizer":
         """Fit the IDF on counts of corpus sentences (a seeded sample of `max_fit_sentences` rows)."""
-        if word.shape[0] > self.max_fit_sentences:
-            rng = np.random.default_rng(self.seed)
-            keep = np.sort(rng.choice(word.shape[0], self.max_fit_sentences, replace=False))
+        keep = self._fit_rows(word.shape[0])
+        if keep is not None:
             word, char = word[keep], char[keep]
-        self._word_idf.fit(word)
-        self._char_idf.fit(char)
+        return self._fit_frequencies(_document_frequency(word), _document_frequency(char), word.shape[0])
+
+    def _fit_frequencies(self, word_df: np.ndarray, char_df: np.ndarray, n_rows: int) -> "SentenceVectorizer":
+        """Each channel's IDF from its document frequencies over `n_rows` sentences, as
+        `TfidfTransformer(smooth_idf=True).fit` makes it (tests hold the two equal)."""
+        self._word_idf.idf_ = _smooth_idf(word_df, n_rows)
+        self._char_idf.idf_ = _smooth_idf(char_df, n_rows)
         self._weights: dict[str, float] = {}
         self.fitted_ = True
         return self
@@ -496,12 +501,7 @@ class SentenceVectorizer:
 
     def fit(self, sentences: Sequence[str]) -> "SentenceVectorizer":
         """Fit the IDF on corpus sentences (a seeded sample of at most `max_fit_sentences`)."""
-        sample = list(sentences)
-        if len(sample) > self.max_fit_sentences:
-            rng = np.random.default_rng(self.seed)
-            keep = np.sort(rng.choice(len(sample), self.max_fit_sentences, replace=False))
-            sample = [sample[i] for i in keep]
-        return self.fit_counts(*self.counts(sample))
+        return self.fit_sentences(sentences)
 
     def transform(self, sentences: Sequence[str], jobs: int = 1) -> sp.csr_matrix:
         """Rows are sentences; a row's dot product with another is the mean word/char cosine."""
@@ -550,6 +550,9 @@ class SentenceVectorizer:
 
 # Sentences hashed at once: ~300 n-grams each, ~40 bytes of temporaries per n-gram (~240 MB).
 HASH_CHUNK = 20_000
+R = TypeVar("R")  # what a per-chunk function of `SentenceVectorizer._per_chunk` returns
+
+
 def stack_rows(chunks: Iterable[sp.csr_matrix], n_rows: int, n_columns: int) -> sp.csr_matrix:
     """`sp.vstack(chunks)`, assembled in place as the chunks arrive: the chunks and their stacked
     copy are never held whole together (on a verify block of 300k sentences, ~1 GB of rows, that
@@ -583,18 +586,21 @@ def _hash_sentences(job: tuple[list[str], int]) -> tuple[sp.csr_matrix, sp.csr_m
     return ngram_counts(sentences, n_features)
 
 
+def _document_frequency(counts: sp.csr_matrix) -> np.ndarray:
+    """Entries per column of a count matrix: what scikit-learn's TfidfTransformer counts (a
+    bincount of the CSR indices), so chunks' frequencies sum to the stacked matrix's."""
+    return np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.int64, copy=False)
+
+
 def _sentence_frequencies(job: tuple[list[str], int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per column, the entries of a chunk's word and char count matrices: scikit-learn's
-    document frequency (`_document_frequency`, a bincount of the CSR indices), which sums
-    over chunks to that of the stacked matrices."""
+    """A chunk's word and char document frequencies (a worker's part of fitting the IDF)."""
     word, char = _hash_sentences(job)
-    return (np.bincount(word.indices, minlength=job[1]).astype(np.int64, copy=False),
-            np.bincount(char.indices, minlength=job[1]).astype(np.int64, copy=False))
+    return _document_frequency(word), _document_frequency(char)
 
 
 def _smooth_idf(df: np.ndarray, n_rows: int) -> np.ndarray:
     """`TfidfTransformer(smooth_idf=True).fit(counts).idf_` from the counts' document
-    frequencies, step for step in the counts' float32 (tests hold the two equal)."""
+    frequencies, step for step in the counts' float32."""
     smoothed = df.astype(np.float32)
     smoothed += 1.0
     idf = np.full_like(smoothed, fill_value=n_rows + 1, dtype=np.float32)

@@ -88,21 +88,33 @@ def test_sentence_counts_on_the_worker_pool_equal_one_process(monkeypatch):
 
 @pytest.mark.parametrize("jobs, max_fit", [(1, 200_000), (2, 200_000), (2, 25), (1, 25)])
 def test_idf_from_worker_frequencies_equals_scikit_learn_fit(monkeypatch, jobs, max_fit):
-    """`fit_sentences` sums each chunk's document frequencies and makes the IDF itself: the same
-    float32 `idf_` as scikit-learn's TfidfTransformer fitted on the stacked count matrices
-    (`fit_counts`), on the pool or not, with the same seeded sample when there are too many."""
+    """`fit_sentences` sums each chunk's document frequencies and makes the IDF itself, and
+    `fit_counts` does the same from whole matrices: the same float32 `idf_` as scikit-learn's
+    TfidfTransformer fitted on the (seeded sample's) stacked count matrices, on the pool or not,
+    and for no sentences at all."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
     import dedup.verify as verify
 
     monkeypatch.setattr(verify, "HASH_CHUNK", 3)  # 14 parts: the pool path
     base = Path(__file__).resolve().parents[1] / "seeds"
     sentences = [s for path in sorted(base.glob("*.txt")) for s in path.read_text().split(". ")][:40]
-    reference = verify.SentenceVectorizer(max_fit_sentences=max_fit)
-    reference.fit_counts(*reference.counts(sentences, jobs=1))
-    fitted = verify.SentenceVectorizer(max_fit_sentences=max_fit).fit_sentences(sentences, jobs=jobs)
-    for ours, theirs in ((fitted._word_idf, reference._word_idf), (fitted._char_idf, reference._char_idf)):
-        assert ours.idf_.dtype == theirs.idf_.dtype
-        assert np.array_equal(ours.idf_, theirs.idf_)
-    assert len(set(reference._word_idf.idf_.tolist())) > 3  # frequent and rare n-grams weigh differently
+    for texts in (sentences, []):
+        word, char = verify.SentenceVectorizer().counts(texts, jobs=1)
+        fitted = verify.SentenceVectorizer(max_fit_sentences=max_fit).fit_sentences(texts, jobs=jobs)
+        from_counts = verify.SentenceVectorizer(max_fit_sentences=max_fit).fit_counts(word, char)
+        keep = fitted._fit_rows(len(texts))
+        assert (keep is not None) == (len(texts) > max_fit)
+        rows = slice(None) if keep is None else keep
+        for counts, ours, theirs in ((word, fitted._word_idf, from_counts._word_idf),
+                                     (char, fitted._char_idf, from_counts._char_idf)):
+            expected = TfidfTransformer(sublinear_tf=True).fit(counts[rows]).idf_
+            assert ours.idf_.dtype == theirs.idf_.dtype == expected.dtype
+            assert np.array_equal(ours.idf_, expected) and np.array_equal(theirs.idf_, expected)
+    assert len(set(fitted._word_idf.idf_.tolist())) == 1  # no sentences: every n-gram unseen
+    assert len(set(from_counts._word_idf.idf_.tolist())) == 1
+    frequent_and_rare = verify.SentenceVectorizer().fit_sentences(sentences)._word_idf.idf_
+    assert len(set(frequent_and_rare.tolist())) > 3
 
 
 def test_stack_rows_equals_vstack(monkeypatch):
