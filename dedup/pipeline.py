@@ -560,8 +560,9 @@ class Scanner:
             held = 0
             step = SPLIT_CHUNK * max(1, jobs)
             for begin in range(0, len(texts), step):
-                self._split(texts, sentences, range(begin, min(len(texts), begin + step)), folded)
-                held += int(sentences.counts(range(begin, min(len(texts), begin + step))).sum())
+                batch = range(begin, min(len(texts), begin + step))
+                self._split(texts, sentences, batch, folded)
+                held += int(sentences.counts(batch).sum())
                 if held > vectorizer.max_fit_sentences:
                     break
             else:
@@ -955,7 +956,8 @@ def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np
         # ProcessPoolExecutor cannot): a long-lived one keeps growing, as its caches fill and as
         # it touches (and so copies) more of the pages it inherited (corpus-1m: 4.6 GB peak PSS
         # of the tree). On a small one that costs more than it saves (`REUSE_BLOCK_WORKERS`).
-        with _ready_to_fork(), mp.get_context("fork").Pool(workers, maxtasksperchild=1 if fresh_workers else None) as pool:
+        per_worker = 1 if fresh_workers else None
+        with _ready_to_fork(), mp.get_context("fork").Pool(workers, maxtasksperchild=per_worker) as pool:
             done = list(track(pool.imap(_verify_block, range(len(blocks))), "verify", len(blocks)))
     finally:
         _BLOCKS_STATE = None
