@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import xxhash
 
+from dedup.jit import kernel
+
 __all__ = ["clean_text", "clean_with_offsets", "Cleaner", "Prepared", "line_key", "prepare"]
 
 # --------------------------------------------------------------------------- characters
@@ -739,24 +741,30 @@ class Cleaner:
         docs_per_source = np.bincount(doc_source, minlength=len(source_ids))
         hashes, offsets = prepared.line_hashes, prepared.line_offsets
         n_docs = len(offsets) - 1
-        doc_of_line = np.repeat(np.arange(n_docs), np.diff(offsets))
         # Identical documents (exact copies, a source text quoted in many pairs) count once:
         # their shared lines are the copied story, not page furniture.
         _, first_copy = np.unique(prepared.doc_keys, return_index=True)
         is_first_copy = np.zeros(n_docs, dtype=bool)
         is_first_copy[first_copy] = True
-        counted = (hashes != 0) & is_first_copy[doc_of_line]
-        hashes, doc_of_line = hashes[counted], doc_of_line[counted]
-        # One count per document: sort by (hash, doc) and keep the first of each pair.
-        order = np.lexsort((doc_of_line, hashes))
-        hashes, doc_of_line = hashes[order], doc_of_line[order]
-        first_in_doc = np.ones(hashes.size, dtype=bool)
-        first_in_doc[1:] = (hashes[1:] != hashes[:-1]) | (doc_of_line[1:] != doc_of_line[:-1])
-        hashes, doc_of_line = hashes[first_in_doc], doc_of_line[first_in_doc]
-        uniq, first, counts = np.unique(hashes, return_index=True, return_counts=True)
+        compiled = kernel("line_document_counts", len(hashes))
+        if compiled is not None:  # one pass over a hash table, where the lines are sorted below
+            uniq, counts, first_doc = compiled(hashes, np.asarray(offsets, dtype=np.int64), is_first_copy)
+        else:
+            doc_of_line = np.repeat(np.arange(n_docs), np.diff(offsets))
+            counted = (hashes != 0) & is_first_copy[doc_of_line]
+            hashes, doc_of_line = hashes[counted], doc_of_line[counted]
+            # One count per document: sort by (hash, doc) and keep the first of each pair.
+            order = np.lexsort((doc_of_line, hashes))
+            hashes, doc_of_line = hashes[order], doc_of_line[order]
+            first_in_doc = np.ones(hashes.size, dtype=bool)
+            first_in_doc[1:] = (hashes[1:] != hashes[:-1]) | (doc_of_line[1:] != doc_of_line[:-1])
+            hashes, doc_of_line = hashes[first_in_doc], doc_of_line[first_in_doc]
+            uniq, first, counts = np.unique(hashes, return_index=True, return_counts=True)
+            first_doc = doc_of_line[first]
         # The source is part of the hash, so each distinct hash has one source.
-        share = counts / np.maximum(docs_per_source[doc_source[doc_of_line[first]]], 1)
-        flagged = (counts >= self.min_docs) & (share > self.max_doc_share)
+        share = counts / np.maximum(docs_per_source[doc_source[first_doc]], 1)
+        flagged = np.flatnonzero((counts >= self.min_docs) & (share > self.max_doc_share))
+        flagged = flagged[np.argsort(uniq[flagged], kind="stable")]  # the kernel's hashes are unsorted
         self.n_docs_ = n_docs
         self.boilerplate_lines_ = uniq[flagged]
         self.boilerplate_counts_ = counts[flagged]

@@ -35,6 +35,7 @@ import numpy as np
 
 from dedup.fidelity import STOPWORDS, copied, fidelity, fidelity_features, tokens
 from dedup.fingerprint import ranks_within
+from dedup.jit import kernel
 from dedup.verify import COPIED_FIDELITY, PairFeatures, SentenceStore, has_figures, longest_runs, runs_at_edge
 
 # Shortcuts for `fidelity.tokens` (lower-cased [a-z0-9] runs).
@@ -97,12 +98,21 @@ def sentence_table(sentences: SentenceStore) -> SentenceTable:
     Texts are told apart by their 128-bit xxh3 digests (`SentenceStore.keys`, made on the split
     workers): two different sentences share one with probability ~n^2 / 2^129, about 1e-26 for
     the 3.6M distinct sentences of a million articles. Equal 64-bit halves with unequal other
-    halves are caught, and then the whole digests are compared.
+    halves are caught, and then the whole digests are compared. With the kernels, one compiled
+    pass (`_kernels.sentence_ids`) numbers them and finds the documents that repeat one.
     """
     keys = [sentences.keys(k) for k in range(len(sentences))]
     digests = np.frombuffer(b"".join([d for d, _ in keys]), dtype=np.uint64).reshape(-1, 2)
     chars = np.frombuffer(b"".join([c for _, c in keys]), dtype=np.int32).astype(np.int64)
     del keys
+    counts = sentences.counts()
+    starts = np.zeros(len(sentences) + 1, dtype=np.int64)
+    np.cumsum(counts, out=starts[1:])
+    compiled = kernel("sentence_ids", len(digests))
+    if compiled is not None:
+        ids, first, distinct = compiled(np.ascontiguousarray(digests[:, 0]), np.ascontiguousarray(digests[:, 1]),
+                                        starts)
+        return SentenceTable(ids, starts, chars, SentenceTexts(sentences, starts, first), distinct)
     _, first, inverse = np.unique(digests[:, 0], return_index=True, return_inverse=True)
     inverse = inverse.ravel()
     if (digests[first[inverse], 1] != digests[:, 1]).any():  # a 64-bit collision: use all 128 bits
@@ -112,9 +122,6 @@ def sentence_table(sentences: SentenceStore) -> SentenceTable:
     rank = np.empty(len(first), dtype=np.int64)
     rank[by_first] = np.arange(len(first))
     ids = rank[inverse]
-    counts = sentences.counts()
-    starts = np.zeros(len(sentences) + 1, dtype=np.int64)
-    np.cumsum(counts, out=starts[1:])
     owner = np.repeat(np.arange(len(sentences)), counts)
     order = np.lexsort((ids, owner))
     repeated = (owner[order][1:] == owner[order][:-1]) & (ids[order][1:] == ids[order][:-1])

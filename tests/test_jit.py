@@ -438,3 +438,68 @@ def test_compiled_split_batch_equals_the_per_text_regex_path():
         expected = [(*split_with_keys(text), _folded_key(text)) for text in texts]
     for text, got, want in zip(texts, batch, expected):
         assert got == want, repr(text)
+
+
+def test_sentence_table_kernel_equals_the_numpy_numbering(monkeypatch):
+    """The compiled sentence numbering gives `sentence_table`'s sorted path its ids, first
+    occurrences and per-document repeats exactly: news sentences repeated across and within
+    documents, empty documents, and keys forged to share their low half (told apart by the high)."""
+    from dedup.fastverify import sentence_table
+    from dedup.verify import SentenceStore, packed_spans, sentence_keys
+
+    rng = random.Random(3)
+    pool = [s.strip() + "." for t in _news_texts() for s in t.split(". ") if s.strip()]
+    texts = [" ".join(rng.choice(pool) for _ in range(rng.randint(0, 12))) for _ in range(300)]
+    texts[5] = texts[9] = ""
+    texts[7] = f"{pool[0]} {pool[1]} {pool[0]}"  # one document repeating a sentence
+    store = SentenceStore(texts)
+    for k, text in enumerate(texts):
+        store.put(k, packed_spans(text))
+        if k % 4 == 0 and store.count(k):  # forged: every sentence of these shares one low half
+            digests, chars = sentence_keys(store.texts(k))
+            forged = np.frombuffer(digests, dtype=np.uint64).reshape(-1, 2).copy()
+            forged[:, 0] = 7
+            store.put(k, packed_spans(text), (forged.tobytes(), chars))
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    compiled = sentence_table(store)
+    with jit.numpy_only():
+        reference = sentence_table(store)
+    for name in ("ids", "starts", "chars", "distinct"):
+        _assert_same(getattr(compiled, name), getattr(reference, name), name)
+    assert list(compiled.texts.many(np.arange(len(reference.texts)))) == list(
+        reference.texts.many(np.arange(len(reference.texts))))
+    assert not compiled.distinct[7] and compiled.distinct[5] and compiled.distinct.sum() > 100
+    assert len(reference.texts) < len(reference.ids)  # sentences repeat: not a trivial numbering
+
+
+def test_boilerplate_count_kernel_equals_the_sorted_counts(monkeypatch):
+    """Lines learnt as boilerplate, and their counts, from the compiled hash-table count and
+    from the numpy sorts: footers of several sources at shares around the threshold, a line
+    repeated inside one document (counted once), exact copies (counted once), short lines (not
+    counted) and a line shared by two sources (a hash per source)."""
+    from dedup.clean import Cleaner
+
+    rng = random.Random(11)
+    words = "minister region spring officials market shares trading exchange rose fell said".split()
+    footers = [f"Footer {k}: subscribe to our newsletter for more {rng.choice(words)} news." for k in range(12)]
+    texts, sources = [], []
+    for d in range(600):
+        source = "ABC"[d % 3]
+        body = [" ".join(rng.choice(words) for _ in range(12)).capitalize() + f" story {d} part {p}." for p in range(4)]
+        extra = [footers[k] for k in range(12) if rng.random() < 0.02 * (k + 1)]
+        if d % 5 == 0:  # a short tag line, twice in the document (a distant repeat of under 8 words stays)
+            body = [body[0], "Tags: world markets today", *body[1:], "Tags: world markets today"]
+        texts.append("\n\n".join(body + extra + ["OK", "Shared line across every source of the corpus."]))
+        sources.append(source)
+    texts += texts[:30]  # exact copies
+    sources += sources[:30]
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    compiled = Cleaner(min_docs=5, max_doc_share=0.05)
+    out = compiled.fit_transform(texts, sources)
+    with jit.numpy_only():
+        reference = Cleaner(min_docs=5, max_doc_share=0.05)
+        want = reference.fit_transform(texts, sources)
+    _assert_same(compiled.boilerplate_lines_, reference.boilerplate_lines_, "lines")
+    _assert_same(compiled.boilerplate_counts_, reference.boilerplate_counts_, "counts")
+    assert out == want
+    assert 10 < len(reference.boilerplate_lines_) < 3 * 12 + 3  # some footers learnt, not every line
