@@ -8,6 +8,7 @@ or pasted (which the fast path can decide), and variants it must leave to the al
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +121,34 @@ def test_scan_output_is_the_same_with_the_fast_path_on_and_off():
             assert scanner.fast_decided_ >= 5
     assert results[True] == results[False]
     assert {p["relation"] for p in results[True]} >= {"exact", "near_duplicate", "partial"}
+
+
+def test_fast_path_on_forked_workers_gives_the_same_output(monkeypatch, tmp_path):
+    """Parts of the pairs decided and labelled on forked workers (two jobs, forced past the
+    size floor here): the pairs, relations, scores and counts of deciding them in this process."""
+    import multiprocessing
+
+    import dedup.pipeline as pipeline
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork start method")
+    docs = _corpus()
+    serial = Scanner(ScanConfig(jobs=1, related=True))
+    want = [p.to_dict() for p in serial.scan(docs).pairs]
+    deciders = tmp_path / "pids"
+
+    def decide_noting_the_process(*args, decide=pipeline.decide):
+        with deciders.open("a") as out:  # the workers inherit this function
+            out.write(f"{os.getpid()}\n")
+        return decide(*args)
+
+    monkeypatch.setattr(pipeline, "PARALLEL_DECIDE_PAIRS", 1)
+    monkeypatch.setattr(pipeline, "decide", decide_noting_the_process)
+    forked = Scanner(ScanConfig(jobs=2, related=True))
+    assert [p.to_dict() for p in forked.scan(docs).pairs] == want
+    pids = deciders.read_text().split()
+    assert len(pids) == 4 and str(os.getpid()) not in pids  # four parts, none decided in this process
+    assert forked.fast_decided_ == serial.fast_decided_ >= 5 and forked.related_ == serial.related_
 
 
 def test_pair_diff_is_the_same_whether_alignments_were_kept_or_not():
