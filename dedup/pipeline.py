@@ -949,7 +949,10 @@ def _block_layout(verifier: Verifier, sentences: SentenceStore, block: np.ndarra
     blocks; else each distinct sentence text of the block is hashed once, on `jobs` processes."""
     docs = np.unique(block.ravel())
     order = docs.tolist()
-    starts = np.concatenate([[0], np.cumsum(sentences.counts(order))])
+    # With a row store the counts are the sentence table's: asking the store for them touched
+    # (and so copied, in a forked worker) each document's spans object: 2% of corpus-1m's block CPU.
+    counts = stored.doc_starts[docs + 1] - stored.doc_starts[docs] if stored is not None else sentences.counts(order)
+    starts = np.concatenate([[0], np.cumsum(counts)])
     rows = {i: (int(starts[k]), int(starts[k + 1])) for k, i in enumerate(order)}
     if stored is not None:
         positions = _sentence_positions(stored.doc_starts, docs)
