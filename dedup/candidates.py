@@ -138,14 +138,22 @@ class LSHBanding:
         if signatures.ndim != 2 or signatures.shape[1] < self.bands * self.rows:
             raise ValueError(f"signatures must be (n, >= {self.bands * self.rows}), got {signatures.shape}")
 
-    def candidate_pairs(self, signatures: np.ndarray, keep: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    def candidate_pairs(self, signatures: np.ndarray, keep: Callable[[np.ndarray], np.ndarray] | None = None,
+                        bands: range | None = None) -> np.ndarray:
         """(m, 2) int64 doc index pairs, i < j, unique, sorted, sharing a bucket in some band.
 
         `keep(pairs) -> bool mask`, if given, filters each band's pairs as they are found (the
         scan's Jaccard-estimate floor), so memory holds the kept pairs, not every raw collision;
         the pairs held are deduplicated whenever they double, since a close pair recurs in
         many bands. The result is the same as filtering the full union afterwards.
+
+        `bands`, a range of band numbers (default all): the pairs of those bands only. The
+        union over ranges that cover every band is the whole result, so a caller can share
+        the bands out among threads.
         """
+        bands = range(self.bands) if bands is None else bands
+        if len(bands) and (bands[0] < 0 or bands[-1] >= self.bands):
+            raise ValueError(f"bands must lie in range({self.bands}), got {bands}")
         signatures = np.asarray(signatures)
         n = len(signatures)
         self.capped_buckets = self.capped_docs = 0
@@ -158,7 +166,7 @@ class LSHBanding:
         live_signatures = signatures[live] if len(live) < n else signatures
         found: list[np.ndarray] = []
         held, compacted = 0, 0
-        for band in range(self.bands):
+        for band in bands:
             keys = self.band_key(live_signatures, band)
             order = np.argsort(keys, kind="stable")  # stable: doc order inside a bucket
             sorted_keys = keys[order]
@@ -184,7 +192,7 @@ class LSHBanding:
             if held > 2 * max(compacted, self.compact_pairs):
                 found = [_unique_pairs(np.concatenate(found), n)]
                 held = compacted = len(found[0])
-        return _unique_pairs(np.concatenate(found), n)
+        return _unique_pairs(np.concatenate(found), n) if found else np.zeros((0, 2), dtype=np.int64)
 
 
 class SharedPassages:

@@ -57,6 +57,22 @@ def test_candidates_equal_datasketch_minhashlsh() -> None:
     assert ours == theirs and ours
 
 
+def test_bands_shared_out_give_the_whole_result() -> None:
+    """Pairs of band ranges that cover every band, merged: the pairs of all bands (what the scan's
+    threads do with the rewrite channel); each range alone finds fewer."""
+    rng = np.random.default_rng(5)
+    groups = [sets_with_jaccard(rng, 150, j) for j in (0.9, 0.6, 0.45, 0.35, 0.3, 0.25, 0.2, 0.5, 0.4, 0.33)]
+    signatures = signatures_for(groups)
+    lsh = LSHBanding(0.3, 128)
+    whole = lsh.candidate_pairs(signatures)
+    first, rest = lsh.candidate_pairs(signatures, bands=range(25)), lsh.candidate_pairs(signatures, bands=range(25, 37))
+    assert lsh.bands == 37 and len(first) < len(whole) and len(rest) < len(whole)
+    np.testing.assert_array_equal(merge_pairs(first, rest), whole)
+    assert len(lsh.candidate_pairs(signatures, bands=range(0))) == 0
+    with pytest.raises(ValueError, match="range"):
+        lsh.candidate_pairs(signatures, bands=range(30, 40))
+
+
 def test_pairs_are_unique_sorted_and_ordered() -> None:
     texts = ["alpha beta gamma delta epsilon zeta eta theta"] * 4 + ["iota kappa lambda mu nu xi omicron pi"] * 2
     signatures = Fingerprinter(num_perm=64).transform(texts)
