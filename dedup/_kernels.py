@@ -154,6 +154,33 @@ def rare_words(features: np.ndarray, offsets: np.ndarray, table_bits: int, limit
 
 
 @numba.njit(**_JIT)
+def count_words(features: np.ndarray, counts: np.ndarray, table_bits: int) -> None:
+    """`rare_words`' counting, one batch of feature sets at a time: counts[word's bucket] += 1."""
+    table_mask = np.uint32((1 << table_bits) - 1)
+    for i in range(len(features)):
+        counts[features[i] & table_mask] += 1
+
+
+@numba.njit(**_JIT)
+def keep_rare_words(features: np.ndarray, offsets: np.ndarray, counts: np.ndarray, table_bits: int, limit: float,
+                    short_words: int, out: np.ndarray, out_offsets: np.ndarray, written: int, first_doc: int) -> int:
+    """`rare_words`' keep rule on one batch (documents offsets[d]:offsets[d + 1], counted from
+    offsets[0]), its kept words copied to out[written:] and each document's end to
+    out_offsets[first_doc + d + 1] -> the new `written`."""
+    table_mask = np.uint32((1 << table_bits) - 1)
+    base = offsets[0]
+    for d in range(len(offsets) - 1):
+        lo, hi = offsets[d] - base, offsets[d + 1] - base
+        short = hi - lo < short_words
+        for i in range(lo, hi):
+            if short or counts[features[i] & table_mask] <= limit:
+                out[written] = features[i]
+                written += 1
+        out_offsets[first_doc + d + 1] = written
+    return written
+
+
+@numba.njit(**_JIT)
 def table_find(table: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """`fingerprint._HashTable.find`: the slot of each key in a linear-probing table whose empty
     slots hold 0 (a key of 0 is looked up as 1), or -1 where absent."""

@@ -503,3 +503,29 @@ def test_boilerplate_count_kernel_equals_the_sorted_counts(monkeypatch):
     _assert_same(compiled.boilerplate_counts_, reference.boilerplate_counts_, "counts")
     assert out == want
     assert 10 < len(reference.boilerplate_lines_) < 3 * 12 + 3  # some footers learnt, not every line
+
+
+def test_kept_words_of_batches_equal_those_of_the_joined_sets(monkeypatch):
+    """The scan's frequent-word filter over its batches' word sets (`_kept_words`: counted and
+    kept batch by batch, compiled) equals `drop_frequent_words` on the sets joined, on both
+    paths: frequent words go, rare ones stay, short documents keep all of theirs; one batch's
+    offsets do not start at 0 (a slice of a larger array)."""
+    rng = np.random.default_rng(9)
+    common = [f"common{k}" for k in range(30)]
+    rare = [f"rare{k}" for k in range(20_000)]
+    texts = [" ".join([*rng.choice(common, 8), *rng.choice(rare, int(rng.integers(5, 40)))])
+             for _ in range(fp.FREQUENT_MIN_CORPUS + 500)]
+    features, offsets = fp.rewrite_features(texts)
+    cuts = [0, 700, 1900, len(offsets) - 1]
+    parts = [(features[offsets[lo]:offsets[hi]], offsets[lo:hi + 1] - offsets[lo]) for lo, hi in zip(cuts[:-1], cuts[1:])]
+    parts[1] = (parts[1][0], parts[1][1] + 7)
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    compiled = fp._kept_words(parts)
+    with jit.numpy_only():
+        reference = fp.drop_frequent_words(features, offsets)
+        numpy_parts = fp._kept_words(parts)
+    _assert_same(compiled, reference, "kept words")
+    _assert_same(numpy_parts, reference, "kept words, numpy path")
+    sizes, kept = np.diff(offsets), np.diff(reference[1])
+    assert 0 < len(reference[0]) < len(features)  # some words dropped, not all
+    assert (kept[sizes < fp.SHORT_DOC_WORDS] == sizes[sizes < fp.SHORT_DOC_WORDS]).all() and (sizes < fp.SHORT_DOC_WORDS).any()
