@@ -133,29 +133,9 @@ def kgram_hashes(token_hashes: np.ndarray, token_offsets: np.ndarray, size: int,
 
 
 @numba.njit(**_JIT)
-def rare_words(features: np.ndarray, offsets: np.ndarray, table_bits: int, limit: float, short_words: int):
-    """`fingerprint.drop_frequent_words`' keep mask and the kept words' offsets: a word stays when its hashed document
-    frequency (features unique per doc, counted in 2^table_bits buckets) is <= `limit`, or
-    its doc has fewer than `short_words` words."""
-    table_mask = np.uint32((1 << table_bits) - 1)
-    counts = np.zeros(1 << table_bits, dtype=np.int64)
-    for i in range(len(features)):
-        counts[features[i] & table_mask] += 1
-    keep = np.empty(len(features), dtype=np.bool_)
-    kept_offsets = np.zeros(len(offsets), dtype=np.int64)
-    kept = 0
-    for doc in range(len(offsets) - 1):
-        short = offsets[doc + 1] - offsets[doc] < short_words
-        for i in range(offsets[doc], offsets[doc + 1]):
-            keep[i] = short or counts[features[i] & table_mask] <= limit
-            kept += keep[i]
-        kept_offsets[doc + 1] = kept
-    return keep, kept_offsets
-
-
-@numba.njit(**_JIT)
 def count_words(features: np.ndarray, counts: np.ndarray, table_bits: int) -> None:
-    """`rare_words`' counting, one batch of feature sets at a time: counts[word's bucket] += 1."""
+    """`fingerprint.drop_frequent_words`' document frequencies, one batch of feature sets at a
+    time (unique per doc, so counts are document frequencies): counts[word's bucket] += 1."""
     table_mask = np.uint32((1 << table_bits) - 1)
     for i in range(len(features)):
         counts[features[i] & table_mask] += 1
@@ -164,9 +144,10 @@ def count_words(features: np.ndarray, counts: np.ndarray, table_bits: int) -> No
 @numba.njit(**_JIT)
 def keep_rare_words(features: np.ndarray, offsets: np.ndarray, counts: np.ndarray, table_bits: int, limit: float,
                     short_words: int, out: np.ndarray, out_offsets: np.ndarray, written: int, first_doc: int) -> int:
-    """`rare_words`' keep rule on one batch (documents offsets[d]:offsets[d + 1], counted from
-    offsets[0]), its kept words copied to out[written:] and each document's end to
-    out_offsets[first_doc + d + 1] -> the new `written`."""
+    """`fingerprint.drop_frequent_words`' keep rule on one batch (documents offsets[d]:offsets[d + 1],
+    counted from offsets[0]): a word stays when its hashed document frequency is <= `limit` or
+    its doc has fewer than `short_words` words. Kept words are copied to out[written:] and each
+    document's end to out_offsets[first_doc + d + 1] -> the new `written`."""
     table_mask = np.uint32((1 << table_bits) - 1)
     base = offsets[0]
     for d in range(len(offsets) - 1):

@@ -862,10 +862,9 @@ def drop_frequent_words(features: np.ndarray, offsets: np.ndarray) -> tuple[np.n
     if n_docs < FREQUENT_MIN_CORPUS or len(features) == 0:
         return features, offsets
     limit = max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs)
-    compiled = kernel("rare_words", len(features))
+    compiled = _compiled_kept_words([(features, offsets)], n_docs, limit)
     if compiled is not None:
-        keep, kept_offsets = compiled(features, offsets, _DF_TABLE_BITS, float(limit), SHORT_DOC_WORDS)
-        return features[keep], kept_offsets
+        return compiled
     # In chunks: bincount and fancy indexing copy their input to int64, 8 bytes a word.
     mask, chunks = np.uint32((1 << _DF_TABLE_BITS) - 1), range(0, len(features), _DF_CHUNK)
     doc_freq = np.zeros(1 << _DF_TABLE_BITS, dtype=np.int64)
@@ -884,26 +883,37 @@ def drop_frequent_words(features: np.ndarray, offsets: np.ndarray) -> tuple[np.n
 
 def _kept_words(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """`drop_frequent_words` of per-batch feature sets joined (`_concat_csr`), without joining
-    them first: the compiled path counts each batch's words into one table, then copies each
-    batch's kept words into the result. At a million documents joining the batches (~400 MB
-    of words) and masking the kept ones kept the parent busy with a core idle: the stage's
-    one-core tail 3.0 -> 1.6 s (cpu-marked corpus-1m scans). The result may be a view of a
-    buffer as long as all the words (held until the signatures)."""
+    them first on the compiled path (`_compiled_kept_words`). At a million documents joining
+    the batches (~400 MB of words) and masking the kept ones kept the parent busy with a core
+    idle: the stage's one-core tail 3.0 -> 1.6 s (cpu-marked corpus-1m scans)."""
     n_docs = sum(len(offsets) - 1 for _, offsets in parts)
+    if n_docs >= FREQUENT_MIN_CORPUS:
+        kept = _compiled_kept_words(parts, n_docs, max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs))
+        if kept is not None:
+            return kept
+    return drop_frequent_words(*_concat_csr(parts))
+
+
+def _compiled_kept_words(parts: list[tuple[np.ndarray, np.ndarray]], n_docs: int,
+                         limit: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """`drop_frequent_words`' compiled path over batches of feature sets: each batch's words
+    counted into one document-frequency table (`count_words`), then each batch's kept words
+    copied straight into the result (`keep_rare_words`), so neither a joined array nor a keep
+    mask is made. None without the kernels (or with no words). The result may be a view of a
+    buffer as long as all the words."""
     total = sum(len(features) for features, _ in parts)
     count, keep = kernel("count_words", total), kernel("keep_rare_words", total)
-    if n_docs < FREQUENT_MIN_CORPUS or total == 0 or count is None or keep is None:
-        return drop_frequent_words(*_concat_csr(parts))
+    if total == 0 or count is None or keep is None:
+        return None
     counts = np.zeros(1 << _DF_TABLE_BITS, dtype=np.int64)
     for features, _ in parts:
         count(features, counts, _DF_TABLE_BITS)
-    limit = float(max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs))
     out = np.empty(total, dtype=parts[0][0].dtype)
     out_offsets = np.zeros(n_docs + 1, dtype=np.int64)
     written = first_doc = 0
     for features, offsets in parts:
-        written = keep(features, np.asarray(offsets, dtype=np.int64), counts, _DF_TABLE_BITS, limit, SHORT_DOC_WORDS,
-                       out, out_offsets, written, first_doc)
+        written = keep(features, np.asarray(offsets, dtype=np.int64), counts, _DF_TABLE_BITS, float(limit),
+                       SHORT_DOC_WORDS, out, out_offsets, written, first_doc)
         first_doc += len(offsets) - 1
     return out[:written], out_offsets
 
