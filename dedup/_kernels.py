@@ -1272,6 +1272,41 @@ def _token_byte(c: np.uint8) -> bool:
 
 
 @numba.njit(**_JIT)
+def figure_word_masks(buffer: np.ndarray, text_offsets: np.ndarray, words: np.ndarray,
+                      word_offsets: np.ndarray) -> np.ndarray:
+    """For each lower-cased ASCII text laid end to end in `buffer` (text t at text_offsets[t]:
+    text_offsets[t + 1]), bit w set when word w (words[word_offsets[w]:word_offsets[w + 1]], at
+    most 64 words) is one of its maximal [a-z0-9_] runs: the `\\w+` words of ASCII text."""
+    n_texts = len(text_offsets) - 1
+    n_words = len(word_offsets) - 1
+    masks = np.zeros(n_texts, dtype=np.uint64)
+    for t in range(n_texts):
+        i, hi = text_offsets[t], text_offsets[t + 1]
+        mask = np.uint64(0)
+        while i < hi:
+            if not (_token_byte(buffer[i]) or buffer[i] == 95):
+                i += 1
+                continue
+            start = i
+            while i < hi and (_token_byte(buffer[i]) or buffer[i] == 95):
+                i += 1
+            for w in range(n_words):
+                lo = word_offsets[w]
+                if word_offsets[w + 1] - lo != i - start:
+                    continue
+                same = True
+                for c in range(i - start):
+                    if buffer[start + c] != words[lo + c]:
+                        same = False
+                        break
+                if same:
+                    mask |= np.uint64(1) << np.uint64(w)
+                    break
+        masks[t] = mask
+    return masks
+
+
+@numba.njit(**_JIT)
 def text_tokens(buffer: np.ndarray, text_offsets: np.ndarray):
     """`fidelity.tokens` of many lower-cased texts laid end to end in `buffer` (text t is
     buffer[text_offsets[t]:text_offsets[t + 1]], non-ASCII characters as one non-token byte

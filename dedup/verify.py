@@ -32,7 +32,7 @@ from sklearn.utils import murmurhash3_32
 from xxhash import xxh3_128_digest
 
 from dedup.fingerprint import ranks_within
-from dedup.fidelity import figures, fidelity, link_feature_rows
+from dedup.fidelity import figures, fidelity, forget_word_weights, link_feature_rows
 from dedup.jit import joined, kernel, loaded_kernel
 from dedup.ngram_hash import bmp_word_table, ngram_counts, packed_column_bits, unpack_counts
 from dedup.workers import bounded_map, worker_pool
@@ -100,6 +100,51 @@ def _figures(text: str) -> frozenset[str]:
     sentence in every pair it is linked in (18% of the align workers' time on corpus-10k).
     """
     return figures(text) | _FIGURE_WORDS.intersection(_WORD.findall(text.lower()))  # a set: 5x an alternation regex
+
+
+_FIGURE_WORD_BITS = {word: bit for bit, word in enumerate(sorted(_FIGURE_WORDS))}  # 47 words: one uint64
+
+
+def _figure_word_masks(texts: Sequence[str]) -> np.ndarray:
+    """`_FIGURE_WORDS` found in each text by `_figures`, as bits of `_FIGURE_WORD_BITS` (uint64)."""
+    masks = np.zeros(len(texts), dtype=np.uint64)
+    compiled = loaded_kernel("figure_word_masks")
+    plain = [k for k, text in enumerate(texts) if text.isascii()] if compiled is not None else []
+    if plain:  # in ASCII text `\w` is [A-Za-z0-9_], which the kernel reads
+        data, offsets = joined([texts[k].lower().encode("ascii") for k in plain])
+        words, word_offsets = joined([word.encode("ascii") for word in _FIGURE_WORD_BITS])
+        masks[plain] = compiled(np.frombuffer(data, dtype=np.uint8), offsets, np.frombuffer(words, dtype=np.uint8),
+                                word_offsets)
+    done = set(plain)
+    for k, text in enumerate(texts):
+        if k not in done:
+            masks[k] = sum(1 << _FIGURE_WORD_BITS[w] for w in _FIGURE_WORDS.intersection(_WORD.findall(text.lower())))
+    return masks
+
+
+def template_figure_flags(texts_a: Sequence[str], texts_b: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per link (texts_a[k], texts_b[k]), from each side's `_figures`: (either side has a figure,
+    each side has one the other lacks). Each distinct text is read once, its figure words as
+    bits (`_figure_word_masks`) and its numbers as `figures` gives them; the sets are compared
+    only where two sides' numbers differ. Per link, `_figures` of both sides was 4.8% of
+    corpus-1m's block CPU."""
+    index: dict[str, int] = {}
+    side_a = np.fromiter((index.setdefault(t, len(index)) for t in texts_a), dtype=np.int64, count=len(texts_a))
+    side_b = np.fromiter((index.setdefault(t, len(index)) for t in texts_b), dtype=np.int64, count=len(texts_b))
+    distinct = list(index)
+    masks = _figure_word_masks(distinct)
+    numbers = [figures(text) for text in distinct]
+    number_ids: dict[frozenset, int] = {}
+    number_id = np.fromiter((number_ids.setdefault(x, len(number_ids)) for x in numbers), dtype=np.int64,
+                            count=len(numbers))
+    has = (masks != 0) | np.fromiter(map(bool, numbers), dtype=bool, count=len(numbers))
+    mask_a, mask_b = masks[side_a], masks[side_b]
+    a_only, b_only = (mask_a & ~mask_b) != 0, (mask_b & ~mask_a) != 0
+    for k in np.flatnonzero(number_id[side_a] != number_id[side_b]).tolist():
+        numbers_a, numbers_b = numbers[side_a[k]], numbers[side_b[k]]
+        a_only[k] |= bool(numbers_a - numbers_b)
+        b_only[k] |= bool(numbers_b - numbers_a)
+    return has[side_a] | has[side_b], a_only & b_only
 
 
 _DIGIT = re.compile(r"\d")
@@ -478,6 +523,7 @@ class SentenceVectorizer:
         self._word_idf.idf_ = _smooth_idf(word_df, n_rows)
         self._char_idf.idf_ = _smooth_idf(char_df, n_rows)
         self._weights: dict[str, float] = {}
+        forget_word_weights()  # the link scorer's copy of the old weights
         self.fitted_ = True
         return self
 
@@ -1365,7 +1411,7 @@ def features_batch(alignments: Sequence[Alignment], link_fidelities: Sequence[np
 
     # Links, flat: per link its pair, ends, similarity, kind and figures; per side entry
     # (a link's sentence) its link and its sentence's flat position.
-    link_pair, a_first, a_last, b_first, b_last, similarity, anchor, figured, swapped = ([] for _ in range(9))
+    link_pair, a_first, a_last, b_first, b_last, similarity, anchor, texts_a, texts_b = ([] for _ in range(9))
     entry_a_link, entry_a, entry_b_link, entry_b = [], [], [], []
     k = 0
     for p, alignment in enumerate(alignments):
@@ -1380,11 +1426,8 @@ def features_batch(alignments: Sequence[Alignment], link_fidelities: Sequence[np
             b_last.append(lb[-1])
             similarity.append(link.similarity)
             anchor.append(link.kind == "anchor")
-            figures_a = _figures(sa[la[0]].text if len(la) == 1 else " ".join(sa[i].text for i in la))
-            figures_b = _figures(sb[lb[0]].text if len(lb) == 1 else " ".join(sb[j].text for j in lb))
-            figured.append(bool(figures_a or figures_b))
-            # A template fills the same wording with other values: a figure is *replaced*.
-            swapped.append(bool(figures_a - figures_b) and bool(figures_b - figures_a))
+            texts_a.append(sa[la[0]].text if len(la) == 1 else " ".join(sa[i].text for i in la))
+            texts_b.append(sb[lb[0]].text if len(lb) == 1 else " ".join(sb[j].text for j in lb))
             for i in la:
                 entry_a_link.append(k)
                 entry_a.append(base_a + i)
@@ -1393,6 +1436,8 @@ def features_batch(alignments: Sequence[Alignment], link_fidelities: Sequence[np
                 entry_b.append(base_b + j)
             k += 1
     n_links = k
+    # A template fills the same wording with other values: a figure is *replaced*.
+    figured, swapped = template_figure_flags(texts_a, texts_b)
     link_pair = np.array(link_pair, dtype=np.int64)
     a_first, a_last = np.array(a_first, dtype=np.int64), np.array(a_last, dtype=np.int64)
     b_first, b_last = np.array(b_first, dtype=np.int64), np.array(b_last, dtype=np.int64)
@@ -1426,8 +1471,8 @@ def features_batch(alignments: Sequence[Alignment], link_fidelities: Sequence[np
     verbatim = similarity >= VERBATIM_SIMILARITY
     verbatim_links = np.bincount(link_pair, weights=verbatim, minlength=n_pairs)
     anchors = np.bincount(link_pair, weights=np.array(anchor, dtype=bool), minlength=n_pairs)
-    figure_links = np.bincount(link_pair, weights=np.array(figured, dtype=bool), minlength=n_pairs)
-    figure_mismatches = np.bincount(link_pair, weights=np.array(swapped, dtype=bool), minlength=n_pairs)
+    figure_links = np.bincount(link_pair, weights=figured, minlength=n_pairs)
+    figure_mismatches = np.bincount(link_pair, weights=swapped, minlength=n_pairs)
 
     # Runs of links consecutive on both sides, links in (a, b) order as `_longest_run` takes them.
     ordered = np.lexsort((np.arange(n_links), b_first, a_first, link_pair))

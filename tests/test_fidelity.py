@@ -78,3 +78,24 @@ def test_a_sentence_copied_onto_itself_needs_as_many_distinct_3grams_as_any_copy
     from dedup.fidelity import COPIED_MIN_GRAMS, _grams, _WORD_3GRAMS
 
     assert copied(text, text) == (len(_grams(text)[_WORD_3GRAMS]) >= COPIED_MIN_GRAMS)
+
+
+def test_link_rows_follow_the_weights_of_a_refit_vectorizer():
+    """`link_feature_rows` keeps each word's weight per process; fitting the vectorizer again
+    changes the weights, and the rows must follow (the compiled path, where the weights are kept)."""
+    from dedup import jit
+    from dedup.fidelity import link_feature_rows
+    from dedup.verify import SentenceVectorizer
+
+    if not jit.jit_available():
+        pytest.skip("the weights are kept by the compiled path only")
+    jit._kernels()
+    links = [(SOURCE, "Yucaipa sold the Dominick's chain to Safeway in 1998 for about $2.5 billion.", 0.6),
+             ("Safeway shares rose on the news of the deal.", "Shares of Safeway climbed after the deal.", 0.4)]
+    vectorizer = SentenceVectorizer().fit([SOURCE, "Safeway shares rose.", "The chain was sold."])
+    first, _ = link_feature_rows(links, vectorizer.word_weight)
+    vectorizer.fit(["Safeway " * 5, "Dominick's chain", "shares deal news", "1998 billion"] * 3)
+    again, _ = link_feature_rows(links, vectorizer.word_weight)
+    fresh, _ = link_feature_rows(links, lambda word: vectorizer.word_weight(word))  # a new function: no kept weights
+    np.testing.assert_array_equal(again, fresh)
+    assert not np.array_equal(first[:, 3], again[:, 3])  # unmatched_weight_max moved with the weights

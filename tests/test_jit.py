@@ -529,3 +529,32 @@ def test_kept_words_of_batches_equal_those_of_the_joined_sets(monkeypatch):
     sizes, kept = np.diff(offsets), np.diff(reference[1])
     assert 0 < len(reference[0]) < len(features)  # some words dropped, not all
     assert (kept[sizes < fp.SHORT_DOC_WORDS] == sizes[sizes < fp.SHORT_DOC_WORDS]).all() and (sizes < fp.SHORT_DOC_WORDS).any()
+
+
+def test_template_figure_flags_are_those_of_the_figure_sets():
+    """Per link, `template_figure_flags` gives what each side's `_figures` set gives (a figure on
+    either side; each side with one the other lacks), whether the figure words are read by the
+    kernel (ASCII texts) or by the regex (others): possessives and underscores, which `\\w+`
+    and the token pattern split differently, non-ASCII letters beside a figure word, numbers
+    with separators, and texts that repeat."""
+    from dedup import verify
+
+    jit._kernels()
+    rng = random.Random(11)
+    pieces = ["April's", "april", "six_", "SIX", "sixé", "Monday", "one.two", "1,000", "1000", "3.5", "ten", "tens",
+              "May", "mayor", "\u00e9", "Ω", "x", "-", "'", " ", " ", ".", "seventeen", "Wednesday", "hundred"]
+    texts = ["".join(rng.choice(pieces) + rng.choice(["", " "]) for _ in range(rng.randint(0, 12)))
+             for _ in range(400)]
+    texts += [t for t in _news_texts()[:5]] + ["", "Pay April six", "Pay June six", "Record March 15"]
+    side_a = [rng.choice(texts) for _ in range(3000)]
+    side_b = [rng.choice(texts) for _ in range(3000)]
+    figured, swapped = verify.template_figure_flags(side_a, side_b)
+    want_figured, want_swapped = [], []
+    for a, b in zip(side_a, side_b):
+        fa, fb = verify._figures(a), verify._figures(b)
+        want_figured.append(bool(fa or fb))
+        want_swapped.append(bool(fa - fb) and bool(fb - fa))
+    assert figured.tolist() == want_figured and swapped.tolist() == want_swapped
+    assert 200 < sum(want_swapped) < 2800 and sum(want_figured) < 3000  # both outcomes are met
+    ascii_only = [t for t in texts if t.isascii()]
+    assert jit.loaded_kernel("figure_word_masks") is not None and len(ascii_only) > 100
