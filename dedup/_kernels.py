@@ -1272,6 +1272,38 @@ def _token_byte(c: np.uint8) -> bool:
 
 
 @numba.njit(**_JIT)
+def monotone_anchors(gain: np.ndarray) -> np.ndarray:
+    """`verify.monotone_anchors` of similarities - threshold = `gain` -> an (links, 2) int64
+    array: the DP table of `_dp_table_small` (the same float64 additions, comparisons and
+    running maximum) and the same walk back."""
+    m, n = gain.shape
+    table = np.zeros((m + 1, n + 1), dtype=np.float64)
+    for i in range(1, m + 1):
+        run = -np.inf
+        for j in range(1, n + 1):
+            g = np.float64(gain[i - 1, j - 1])
+            diag = table[i - 1, j - 1] + g if g > 0 else -np.inf
+            best = table[i - 1, j] if table[i - 1, j] >= diag else diag
+            if best > run:
+                run = best
+            table[i, j] = run
+    pairs = np.empty((min(m, n), 2), dtype=np.int64)
+    k = 0
+    i, j = m, n
+    while i > 0 and j > 0:
+        if table[i, j] == table[i - 1, j]:
+            i -= 1
+        elif table[i, j] == table[i, j - 1]:
+            j -= 1
+        else:
+            pairs[k, 0], pairs[k, 1] = i - 1, j - 1
+            k += 1
+            i -= 1
+            j -= 1
+    return pairs[:k][::-1].copy()
+
+
+@numba.njit(**_JIT)
 def figure_word_masks(buffer: np.ndarray, text_offsets: np.ndarray, words: np.ndarray,
                       word_offsets: np.ndarray) -> np.ndarray:
     """For each lower-cased ASCII text laid end to end in `buffer` (text t at text_offsets[t]:

@@ -1236,6 +1236,9 @@ def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]
     m, n = sim.shape
     if m == 0 or n == 0:
         return []
+    compiled = loaded_kernel("monotone_anchors")
+    if compiled is not None:  # the same table and walk, compiled: the Python DP was 4% of corpus-1m's block CPU
+        return list(map(tuple, compiled(sim - threshold).tolist()))
     if m * n <= SMALL_DP_CELLS:
         table = _dp_table_small(sim - threshold)
     else:

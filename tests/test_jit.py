@@ -558,3 +558,30 @@ def test_template_figure_flags_are_those_of_the_figure_sets():
     assert 200 < sum(want_swapped) < 2800 and sum(want_figured) < 3000  # both outcomes are met
     ascii_only = [t for t in texts if t.isascii()]
     assert jit.loaded_kernel("figure_word_masks") is not None and len(ascii_only) > 100
+
+
+def test_compiled_monotone_anchors_are_the_python_dp_links():
+    """The compiled DP gives `monotone_anchors`' Python links: small and large matrices (both
+    Python tables), ties between equal similarities, float32 input, sliced views (the gaps
+    between anchors), and matrices with nothing above the threshold."""
+    from dedup.verify import SMALL_DP_CELLS, monotone_anchors
+
+    jit._kernels()
+    rng = np.random.default_rng(5)
+    cases = []
+    for trial in range(400):
+        m, n = rng.integers(1, 60 if trial % 5 == 0 else 15, 2)
+        sim = rng.random((m, n))
+        if trial % 2:
+            sim = np.round(sim, 1)  # ties
+        if trial % 7 == 0:
+            sim = sim.astype(np.float32)
+        if trial % 3 == 0 and m > 2 and n > 2:
+            sim = sim[1:-1, 1:-1]
+        cases.append((sim, 0.3 if trial % 11 else 1.5))
+    assert any(s.shape[0] * s.shape[1] > SMALL_DP_CELLS for s, _ in cases)
+    found = [monotone_anchors(sim, threshold) for sim, threshold in cases]
+    with jit.numpy_only():
+        expected = [monotone_anchors(sim, threshold) for sim, threshold in cases]
+    assert found == expected
+    assert sum(map(bool, found)) > 300 and not all(found)
