@@ -1308,9 +1308,15 @@ def figure_word_masks(buffer: np.ndarray, text_offsets: np.ndarray, words: np.nd
                       word_offsets: np.ndarray) -> np.ndarray:
     """For each lower-cased ASCII text laid end to end in `buffer` (text t at text_offsets[t]:
     text_offsets[t + 1]), bit w set when word w (words[word_offsets[w]:word_offsets[w + 1]], at
-    most 64 words) is one of its maximal [a-z0-9_] runs: the `\\w+` words of ASCII text."""
+    most 64 words, each under 32 bytes) is one of its maximal [a-z0-9_] runs: the `\\w+` words
+    of ASCII text. A run is compared only with the words of its length and first byte."""
     n_texts = len(text_offsets) - 1
-    n_words = len(word_offsets) - 1
+    head = np.full(32 * 256, -1, dtype=np.int64)  # (length, first byte) -> a word, chained by `after`
+    after = np.full(len(word_offsets) - 1, -1, dtype=np.int64)
+    for w in range(len(word_offsets) - 1):
+        key = (word_offsets[w + 1] - word_offsets[w]) * 256 + words[word_offsets[w]]
+        after[w] = head[key]
+        head[key] = w
     masks = np.zeros(n_texts, dtype=np.uint64)
     for t in range(n_texts):
         i, hi = text_offsets[t], text_offsets[t + 1]
@@ -1322,18 +1328,20 @@ def figure_word_masks(buffer: np.ndarray, text_offsets: np.ndarray, words: np.nd
             start = i
             while i < hi and (_token_byte(buffer[i]) or buffer[i] == 95):
                 i += 1
-            for w in range(n_words):
+            if i - start >= 32:
+                continue
+            w = head[(i - start) * 256 + buffer[start]]
+            while w >= 0:
                 lo = word_offsets[w]
-                if word_offsets[w + 1] - lo != i - start:
-                    continue
                 same = True
-                for c in range(i - start):
+                for c in range(1, i - start):
                     if buffer[start + c] != words[lo + c]:
                         same = False
                         break
                 if same:
                     mask |= np.uint64(1) << np.uint64(w)
                     break
+                w = after[w]
         masks[t] = mask
     return masks
 
