@@ -881,33 +881,53 @@ def drop_frequent_words(features: np.ndarray, offsets: np.ndarray) -> tuple[np.n
     return features[keep], kept_offsets
 
 
-def _kept_words(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+class _StreamedWordCounts:
+    """The document-frequency table of `_compiled_kept_words`, counted batch by batch as the
+    fingerprint workers return them: the parent waits for the workers then anyway, where
+    counting after the last batch was ~1 s at 1M with one core idle. `counts` is None when
+    the compiled path is not in use (fewer documents than `FREQUENT_MIN_CORPUS`, no kernels);
+    the filter then counts as before."""
+
+    def __init__(self, n_docs: int) -> None:
+        self._count = jit.loaded_kernel("count_words") if n_docs >= FREQUENT_MIN_CORPUS else None
+        self.counts = np.zeros(1 << _DF_TABLE_BITS, dtype=np.int64) if self._count is not None else None
+
+    def add(self, features: np.ndarray) -> None:
+        """Count one batch's rewrite word sets (unique within each document)."""
+        if self._count is not None:
+            self._count(features, self.counts, _DF_TABLE_BITS)
+
+
+def _kept_words(parts: list[tuple[np.ndarray, np.ndarray]],
+                counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """`drop_frequent_words` of per-batch feature sets joined (`_concat_csr`), without joining
     them first on the compiled path (`_compiled_kept_words`). At a million documents joining
     the batches (~400 MB of words) and masking the kept ones kept the parent busy with a core
-    idle: the stage's one-core tail 3.0 -> 1.6 s (cpu-marked corpus-1m scans)."""
+    idle: the stage's one-core tail 3.0 -> 1.6 s (cpu-marked corpus-1m scans). `counts`: the
+    batches' words counted already (`_StreamedWordCounts`)."""
     n_docs = sum(len(offsets) - 1 for _, offsets in parts)
     if n_docs >= FREQUENT_MIN_CORPUS:
-        kept = _compiled_kept_words(parts, n_docs, max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs))
+        kept = _compiled_kept_words(parts, n_docs, max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs), counts)
         if kept is not None:
             return kept
     return drop_frequent_words(*_concat_csr(parts))
 
 
-def _compiled_kept_words(parts: list[tuple[np.ndarray, np.ndarray]], n_docs: int,
-                         limit: float) -> tuple[np.ndarray, np.ndarray] | None:
+def _compiled_kept_words(parts: list[tuple[np.ndarray, np.ndarray]], n_docs: int, limit: float,
+                         counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """`drop_frequent_words`' compiled path over batches of feature sets: each batch's words
-    counted into one document-frequency table (`count_words`), then each batch's kept words
-    copied straight into the result (`keep_rare_words`), so neither a joined array nor a keep
-    mask is made. None without the kernels (or with no words). The result may be a view of a
-    buffer as long as all the words."""
+    counted into one document-frequency table (`count_words`; or `counts`, counted by the
+    caller), then each batch's kept words copied straight into the result (`keep_rare_words`),
+    so neither a joined array nor a keep mask is made. None without the kernels (or with no
+    words). The result may be a view of a buffer as long as all the words."""
     total = sum(len(features) for features, _ in parts)
     count, keep = kernel("count_words", total), kernel("keep_rare_words", total)
     if total == 0 or count is None or keep is None:
         return None
-    counts = np.zeros(1 << _DF_TABLE_BITS, dtype=np.int64)
-    for features, _ in parts:
-        count(features, counts, _DF_TABLE_BITS)
+    if counts is None:
+        counts = np.zeros(1 << _DF_TABLE_BITS, dtype=np.int64)
+        for features, _ in parts:
+            count(features, counts, _DF_TABLE_BITS)
     out = np.empty(total, dtype=parts[0][0].dtype)
     out_offsets = np.zeros(n_docs + 1, dtype=np.int64)
     written = first_doc = 0
@@ -962,14 +982,19 @@ def scan_fingerprints(
         dtype = np.uint16 if compact else np.uint32
         empty = np.zeros((0, copy.num_perm), dtype=dtype)
         return empty, np.zeros((0, rewrite.num_perm), dtype=dtype), np.zeros(0, np.uint32), np.zeros(1, np.int64)
+    counted = None
     if jobs > 1 and len(batches) > 1:
         tasks = ((copy._config(), rewrite._config(), texts[b], compact) for b in batches)  # read as sent
-        parts = list(bounded_map(worker_pool(jobs), _pool_scan_batch, tasks, 2 * jobs))
+        counted = _StreamedWordCounts(len(texts))
+        parts = []
+        for part in bounded_map(worker_pool(jobs), _pool_scan_batch, tasks, 2 * jobs):
+            counted.add(part[1])
+            parts.append(part)
     else:
         parts = [_scan_batch(copy, rewrite, texts[b], compact) for b in batches]
     copy_sigs = np.concatenate([p[0] for p in parts])
     anchors, anchor_offsets = _concat_csr([(p[3], p[4]) for p in parts])
-    features, feature_offsets = _kept_words([(p[1], p[2]) for p in parts])
+    features, feature_offsets = _kept_words([(p[1], p[2]) for p in parts], counted.counts if counted else None)
     del parts
     rewrite_sigs = _rewrite_signatures(rewrite, features, feature_offsets, compact, jobs)
     return copy_sigs, rewrite_sigs, anchors, anchor_offsets

@@ -585,3 +585,34 @@ def test_compiled_monotone_anchors_are_the_python_dp_links():
         expected = [monotone_anchors(sim, threshold) for sim, threshold in cases]
     assert found == expected
     assert sum(map(bool, found)) > 300 and not all(found)
+
+
+def test_rewrite_words_counted_as_batches_arrive_keep_the_same_words(monkeypatch):
+    """With worker processes, the fingerprint stage counts each batch's rewrite words as it
+    arrives (`_StreamedWordCounts`) instead of after the last one; the signatures are those of
+    one process, which counts at the end. Words in just over the frequent-word limit of
+    documents tell a lost or doubled batch apart."""
+    from dedup.fingerprint import FREQUENT_DOCS, FREQUENT_MIN_CORPUS, Fingerprinter, scan_fingerprints
+
+    jit._kernels()
+    monkeypatch.setattr(jit, "MIN_SIZE", 0)
+    rng = np.random.default_rng(4)
+    n = FREQUENT_MIN_CORPUS + 600
+    near_limit = [f"mid{k}" for k in range(40)]  # each in ~FREQUENT_DOCS + 12 documents
+    placed = {word: set(rng.choice(n, FREQUENT_DOCS + 12, replace=False).tolist()) for word in near_limit}
+    texts = [" ".join([*(f"rare{d}x{k}" for k in range(25)), *(w for w in near_limit if d in placed[w])])
+             for d in range(n)]
+    streamed = []
+    original = fp._compiled_kept_words
+
+    def watched(parts, n_docs, limit, counts=None):
+        streamed.append(counts is not None)
+        return original(parts, n_docs, limit, counts)
+
+    monkeypatch.setattr(fp, "_compiled_kept_words", watched)
+    copy, rewrite = Fingerprinter("copy", batch_bytes=20_000), Fingerprinter("rewrite", batch_bytes=20_000)
+    one = scan_fingerprints(texts, copy, rewrite, jobs=1, compact=True)
+    two = scan_fingerprints(texts, copy, rewrite, jobs=2, compact=True)
+    assert streamed == [False, True]
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
