@@ -240,7 +240,7 @@ def link_feature_rows(links: Sequence[tuple[str, str, float]],
     # Figures and names: each distinct text's sets once, numbered so that equal sets get
     # equal numbers; a link compares numbers, and counts names only where they differ.
     names = list(map(_capitalised, texts))
-    figure_ids, name_ids = _set_ids(map(figures, texts)), _set_ids(names)
+    figure_ids, name_ids = set_ids(map(figures, texts)), set_ids(names)
     found[:, 6] = figure_ids[side_a] != figure_ids[side_b]
     differ = np.flatnonzero(name_ids[side_a] != name_ids[side_b])
     found[differ, 7] = [min(3, len(names[a] ^ names[b])) for a, b in zip(side_a[differ].tolist(),
@@ -250,7 +250,7 @@ def link_feature_rows(links: Sequence[tuple[str, str, float]],
     return rows, copied_flags
 
 
-def _set_ids(sets: Iterable[frozenset]) -> np.ndarray:
+def set_ids(sets: Iterable[frozenset]) -> np.ndarray:
     """A number per set, equal for equal sets (first-seen order)."""
     numbers: dict[frozenset, int] = {}
     return np.fromiter((numbers.setdefault(x, len(numbers)) for x in sets), dtype=np.int64)

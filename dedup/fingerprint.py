@@ -854,14 +854,20 @@ _DF_TABLE_BITS = 22  # hashed document frequencies: 4M counters (16 MB); a rare 
 _DF_CHUNK = 1 << 22  # words counted at once
 
 
+def _frequent_limit(n_docs: int) -> float | None:
+    """The most documents a rewrite word may be in and stay, in a corpus of `n_docs`; None
+    when the corpus is too small for the filter (`FREQUENT_MIN_CORPUS`)."""
+    return max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs) if n_docs >= FREQUENT_MIN_CORPUS else None
+
+
 def drop_frequent_words(features: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-doc rewrite feature sets (CSR, unique within each doc) less the corpus' frequent
     words; short docs and corpora under FREQUENT_MIN_CORPUS documents are returned whole."""
     offsets = np.asarray(offsets, dtype=np.int64)
     n_docs = len(offsets) - 1
-    if n_docs < FREQUENT_MIN_CORPUS or len(features) == 0:
+    limit = _frequent_limit(n_docs)
+    if limit is None or len(features) == 0:
         return features, offsets
-    limit = max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs)
     compiled = _compiled_kept_words([(features, offsets)], n_docs, limit)
     if compiled is not None:
         return compiled
@@ -889,7 +895,7 @@ class _StreamedWordCounts:
     the filter then counts as before."""
 
     def __init__(self, n_docs: int) -> None:
-        self._count = jit.loaded_kernel("count_words") if n_docs >= FREQUENT_MIN_CORPUS else None
+        self._count = jit.loaded_kernel("count_words") if _frequent_limit(n_docs) is not None else None
         self.counts = np.zeros(1 << _DF_TABLE_BITS, dtype=np.int64) if self._count is not None else None
 
     def add(self, features: np.ndarray) -> None:
@@ -906,8 +912,9 @@ def _kept_words(parts: list[tuple[np.ndarray, np.ndarray]],
     idle: the stage's one-core tail 3.0 -> 1.6 s (cpu-marked corpus-1m scans). `counts`: the
     batches' words counted already (`_StreamedWordCounts`)."""
     n_docs = sum(len(offsets) - 1 for _, offsets in parts)
-    if n_docs >= FREQUENT_MIN_CORPUS:
-        kept = _compiled_kept_words(parts, n_docs, max(FREQUENT_DOCS, FREQUENT_SHARE * n_docs), counts)
+    limit = _frequent_limit(n_docs)
+    if limit is not None:
+        kept = _compiled_kept_words(parts, n_docs, limit, counts)
         if kept is not None:
             return kept
     return drop_frequent_words(*_concat_csr(parts))

@@ -32,7 +32,7 @@ from sklearn.utils import murmurhash3_32
 from xxhash import xxh3_128_digest
 
 from dedup.fingerprint import ranks_within
-from dedup.fidelity import figures, fidelity, forget_word_weights, link_feature_rows
+from dedup.fidelity import figures, fidelity, forget_word_weights, link_feature_rows, set_ids
 from dedup.jit import joined, kernel, loaded_kernel
 from dedup.ngram_hash import bmp_word_table, ngram_counts, packed_column_bits, unpack_counts
 from dedup.workers import bounded_map, worker_pool
@@ -103,6 +103,7 @@ def _figures(text: str) -> frozenset[str]:
 
 
 _FIGURE_WORD_BITS = {word: bit for bit, word in enumerate(sorted(_FIGURE_WORDS))}  # 47 words: one uint64
+_FIGURE_WORD_BYTES = joined([word.encode("ascii") for word in _FIGURE_WORD_BITS])  # as the kernel reads them
 
 
 def _figure_word_masks(texts: Sequence[str]) -> np.ndarray:
@@ -112,7 +113,7 @@ def _figure_word_masks(texts: Sequence[str]) -> np.ndarray:
     plain = [k for k, text in enumerate(texts) if text.isascii()] if compiled is not None else []
     if plain:  # in ASCII text `\w` is [A-Za-z0-9_], which the kernel reads
         data, offsets = joined([texts[k].lower().encode("ascii") for k in plain])
-        words, word_offsets = joined([word.encode("ascii") for word in _FIGURE_WORD_BITS])
+        words, word_offsets = _FIGURE_WORD_BYTES
         masks[plain] = compiled(np.frombuffer(data, dtype=np.uint8), offsets, np.frombuffer(words, dtype=np.uint8),
                                 word_offsets)
     done = set(plain)
@@ -134,9 +135,7 @@ def template_figure_flags(texts_a: Sequence[str], texts_b: Sequence[str]) -> tup
     distinct = list(index)
     masks = _figure_word_masks(distinct)
     numbers = [figures(text) for text in distinct]
-    number_ids: dict[frozenset, int] = {}
-    number_id = np.fromiter((number_ids.setdefault(x, len(number_ids)) for x in numbers), dtype=np.int64,
-                            count=len(numbers))
+    number_id = set_ids(numbers)
     has = (masks != 0) | np.fromiter(map(bool, numbers), dtype=bool, count=len(numbers))
     mask_a, mask_b = masks[side_a], masks[side_b]
     a_only, b_only = (mask_a & ~mask_b) != 0, (mask_b & ~mask_a) != 0
@@ -1229,9 +1228,10 @@ def monotone_anchors(sim: np.ndarray, threshold: float) -> list[tuple[int, int]]
     """Monotone 1-1 alignment maximising the summed gain (similarity - threshold) of its links.
 
     DP: D[i, j] = max(D[i-1, j], D[i, j-1], D[i-1, j-1] + gain[i, j]); only links with
-    positive gain are kept. Most matrices of a scan are a few sentences square, where plain
-    Python floats beat numpy's per-call overhead; larger ones run row-vectorised. Both do the
-    same float operations in the same order, so they return the same links.
+    positive gain are kept. With the kernels loaded the DP is compiled (`_kernels.
+    monotone_anchors`). Else most matrices of a scan are a few sentences square, where plain
+    Python floats beat numpy's per-call overhead, and larger ones run row-vectorised. All three
+    do the same float operations in the same order, so they return the same links.
     """
     m, n = sim.shape
     if m == 0 or n == 0:
