@@ -380,6 +380,29 @@ def test_fast_paths_equal_the_patterns_they_skip() -> None:
     assert clean._has_empty_brackets("see ( \u2003 ) and [x]") and not clean._has_empty_brackets("(a) [b]")
 
 
+def test_per_line_shortcuts_equal_the_patterns_they_skip() -> None:
+    """A line opening with a letter has no `_PREFIX` and has a word (so `_units` skips both
+    regexes), a line that does not open with a-z is no `_STARTS_LOWER` continuation, and an
+    ASCII document's keys taken in one call are the per-line `line_key`s."""
+    from dedup import clean
+
+    rng = random.Random(5)
+    alphabet = ["a", "Z", "\u00e9", "\u03a3", "\u0130", "\u4e00", "\u0661", "5", "_", "-", "*", "#", ">", " ",
+                ".", ")", "\u2022", "\u00b7", "'", "\u2160"]
+    for _ in range(3000):
+        line = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+        if line[0].isalpha():
+            assert clean._PREFIX.match(line) is None and clean._HAS_WORD.search(clean._TRAILING_HASHES.sub("", line))
+        if not "a" <= line[:1] <= "z":
+            assert clean._STARTS_LOWER.match(line) is None
+    for _ in range(300):
+        lines = ["".join(rng.choice(alphabet[:3] + alphabet[7:]) for _ in range(rng.randint(0, 12)))
+                 for _ in range(rng.randint(0, 5))]
+        ascii_lines = [line.encode("ascii", "ignore").decode() for line in lines]
+        for group in (lines, ascii_lines):
+            assert clean._line_keys(group) == [clean.line_key(line) for line in group]
+
+
 def test_paragraph_keys_are_the_line_keys_of_the_kept_paragraphs() -> None:
     """`_cleaned` carries each paragraph's key from the repeat test to the boilerplate hashes, so
     a paragraph dropped as a bio must take its key with it."""
