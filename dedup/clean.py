@@ -352,20 +352,16 @@ def _unwrap(lines: list[str]) -> list[list[str]]:
     Returns groups of raw lines; a blank line is an empty group.
     """
     lengths = sorted(map(len, filter(None, lines)))
-    if len(lengths) < 3:
+    width = lengths[int(0.9 * (len(lengths) - 1))] if len(lengths) >= 3 else 0
+    if not 40 <= width <= 100:  # too few lines to tell, or a width no wrapping gives: 97% of corpus-1m's texts
         return [[s] if s else [] for s in lines]
-    width = lengths[int(0.9 * (len(lengths) - 1))]
-    if not 40 <= width <= 100:  # 97% of corpus-1m's texts: no wrapping, and no indents to read
-        return [[s] if s else [] for s in lines]
-    indents = [len(s) - len(s.lstrip(" ")) for s in lines]
+    indents = list(map(_indent, lines))
     base = min(i for s, i in zip(lines, indents) if s)
     by_indent = any(i > base for s, i in zip(lines, indents) if s)
     full_lines = len(lengths) - bisect.bisect_left(lengths, 0.8 * width)
     # Most lines near the width; or, where indentation marks paragraphs, a few full
     # lines among short table rows (Reuters-21578 earnings reports with notes).
-    wrapped = 40 <= width <= 100 and (
-        lengths[len(lengths) // 2] >= 0.6 * width or (by_indent and full_lines >= 2)
-    )
+    wrapped = lengths[len(lengths) // 2] >= 0.6 * width or (by_indent and full_lines >= 2)
     if wrapped and not by_indent:
         # Wrapping cuts mid-sentence: most full lines end without a sentence end. Text
         # with one short paragraph per line (captions, one-sentence paragraphs) does not.
@@ -499,8 +495,9 @@ def _join_continuations(units: list[_Unit], across_blanks: bool) -> list[_Unit]:
     """
     out: list[_Unit] = []
     for unit in units:
+        # The first letter is tested before _STARTS_LOWER: most lines fail there, cheaply.
         if (out and not unit.bullet and (across_blanks or not unit.blank_before)
-                and "a" <= unit.text[:1] <= "z" and _STARTS_LOWER.match(unit.text)):  # a cheap test of its first letter first
+                and "a" <= unit.text[:1] <= "z" and _STARTS_LOWER.match(unit.text)):
             prev = out[-1]
             if _ends_with(_HYPHEN_BREAK, prev.text) and not unit.blank_before:
                 prev.text += unit.text
