@@ -24,7 +24,7 @@ import bisect
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -677,7 +677,10 @@ class Prepared:
     `texts` are the per-document cleaned texts (paragraphs joined by a blank line, which no
     paragraph contains, so `split("\n\n")` gives the paragraphs back); `line_hashes` and
     `line_offsets` are `_line_hashes` of them; `doc_keys` hash each whole document (copies
-    count once). Computed per chunk in worker processes; only these cross back.
+    count once). Computed per chunk in worker processes; only these cross back. A scan sends
+    the texts back apart (encoded, to be written to disk as they arrive) and leaves `texts`
+    empty: fitting needs only the hashes, and `Cleaner.without_boilerplate` takes the texts
+    from wherever they are kept.
     """
 
     texts: list[str]
@@ -808,24 +811,30 @@ class Cleaner:
 
     def fit_prepared(self, prepared: Prepared, sources: Sequence[str | None] | None = None) -> Cleaner:
         """`fit` on documents already cleaned one by one (`prepare`), e.g. in worker processes."""
-        return self._fit_prepared(prepared, self._sources(len(prepared.texts), sources))
+        return self._fit_prepared(prepared, self._sources(len(prepared.doc_keys), sources))
 
     def transform_prepared(self, prepared: Prepared) -> list[str]:
         """Drop the learnt boilerplate lines from prepared documents (only documents that hold one change)."""
+        out = list(prepared.texts)
+        for i, text in self.without_boilerplate(prepared, out):
+            out[i] = text
+        return out
+
+    def without_boilerplate(self, prepared: Prepared, texts: Sequence[str]) -> Iterator[tuple[int, str]]:
+        """(i, text i less its learnt boilerplate lines) for each prepared document that holds one;
+        `texts` are the prepared texts, wherever they are kept (a scan's may be on disk)."""
         table = getattr(self, "boilerplate_lines_", None)
         if table is None:
             raise RuntimeError("Cleaner is not fitted: call fit() or fit_transform() first")
-        out = list(prepared.texts)
         if not table.size or not prepared.line_hashes.size:
-            return out
+            return
         boilerplate = np.isin(prepared.line_hashes, table)
         offsets = prepared.line_offsets
-        doc_of_line = np.repeat(np.arange(len(out)), np.diff(offsets))
+        doc_of_line = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
         for i in np.unique(doc_of_line[boilerplate]).tolist():
             flags = boilerplate[offsets[i]:offsets[i + 1]]
-            paras = out[i].split("\n\n")
-            out[i] = "\n\n".join(_join_paragraphs([p for p, hit in zip(paras, flags) if not hit]))
-        return out
+            paras = texts[i].split("\n\n")
+            yield i, "\n\n".join(_join_paragraphs([p for p, hit in zip(paras, flags) if not hit]))
 
     def fit(self, texts: Iterable[str], sources: Iterable[str | None] | None = None, jobs: int = 1) -> Cleaner:
         """Learn the lines that recur across documents of one source."""

@@ -37,7 +37,7 @@ from dedup.document import Document, Skip
 from dedup.fastverify import SentenceTable, VerbatimFacts, decide, sentence_table
 from dedup.fingerprint import Fingerprinter, estimate_jaccard, ranks_within, scan_fingerprints, warm_kernels
 from dedup.rowstore import RowStore, RowStoreError
-from dedup.textstore import TextStore, TextsById, spill_texts
+from dedup.textstore import EncodedTexts, TextSink, TextStore, TextsById, encode_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
 from dedup.jit import joined, kernel, loaded_kernel
@@ -118,9 +118,10 @@ class ScanConfig:
     # a large scan does not hold links for every verified pair (nor, through them, every
     # paired document's sentences) until it ends.
     keep_alignments: bool = False
-    # Cleaned texts over this many MB are kept in an unlinked temporary file (in TMPDIR) from the
-    # end of cleaning, read back a batch or a document at a time, instead of in memory: at a
-    # million news articles they are 1.3 GB, a third of the scan's peak. None: always in memory.
+    # Cleaned texts over this many MB are kept in an unlinked temporary file (in TMPDIR), written
+    # chunk by chunk as the cleaning workers send them once the limit is passed and read back a
+    # batch or a document at a time, instead of in memory: at a million news articles they are
+    # 1.3 GB, a third of the scan's peak. None: always in memory.
     spill_texts_mb: float | None = 512.0
 
     @property
@@ -215,17 +216,22 @@ class ScanResult:
         return diff, text_a, text_b
 
 
-def _clean_chunk(texts: list[str], sources: list[str], min_chars: int, warm: bool = False) -> tuple[Prepared, list[str]]:
-    """Clean a chunk (worker side) and keep of each raw text only what relate reads later:
-    its head when that holds a dateline, else nothing. `warm`: the corpus is large enough for
-    the fingerprint kernels, so load them now (`warm_kernels`, once per process)."""
+def _clean_chunk(texts: list[str], sources: list[str], min_chars: int,
+                 warm: bool = False) -> tuple[Prepared, EncodedTexts, list[str]]:
+    """Clean a chunk (worker side) -> (its `Prepared` without the texts, the cleaned texts
+    encoded, of each raw text only what relate reads later: its head when that holds a
+    dateline, else nothing). `warm`: the corpus is large enough for the fingerprint kernels,
+    so load them now (`warm_kernels`, once per process)."""
     if warm:
         warm_kernels()
     heads = []
     for text in texts:
         head = text[:DATELINE_CHARS]
         heads.append(head if dateline_date(head) is not None else "")
-    return prepare(texts, sources, min_chars), heads
+    prepared = prepare(texts, sources, min_chars)
+    encoded = encode_texts(prepared.texts)
+    prepared.texts = []
+    return prepared, encoded, heads
 
 
 def _distinct_rows(vectorizer, sentences: list[str], jobs: int) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -363,6 +369,7 @@ class Scanner:
         cleaner = Cleaner()
         docs: list[Document] = []
         prepared_parts: list[Prepared] = []
+        cleaned = TextSink(self.config.spill_texts_mb)  # on disk as they come, past the limit
         pending: deque[tuple[Future, int]] = deque()  # (chunk result, its first doc), oldest first
         chunk: list[Document] = []
         read_seconds = 0.0
@@ -371,8 +378,9 @@ class Scanner:
         def collect() -> None:
             """Take the oldest chunk's result; its Documents drop their raw text."""
             future, first = pending.popleft()
-            prepared, heads = future.result()
+            prepared, encoded, heads = future.result()
             prepared_parts.append(prepared)
+            cleaned.add(encoded)
             docs[first:first + len(heads)] = [d.with_text(h) for d, h in zip(docs[first:first + len(heads)], heads)]
 
         def flush() -> None:
@@ -409,10 +417,10 @@ class Scanner:
         prepared_parts.clear()  # the joined copy is all that is needed from here
         sources = [d.source for d in docs]
         cleaner.fit_prepared(prepared, sources)
-        texts = cleaner.transform_prepared(prepared)
+        texts = cleaned.texts()
+        cleaned.replace(cleaner.without_boilerplate(prepared, texts))
         self.doc_keys_ = prepared.doc_keys  # hash of each text before boilerplate lines go (relate's `exact`)
-        del prepared
-        texts = spill_texts(texts, self.config.spill_texts_mb)  # a large corpus's strings are freed here
+        del prepared, cleaned
         _trim_heap()
         total = time.perf_counter() - start
         for name, seconds in (("ingest", read_seconds), ("clean", total - read_seconds)):

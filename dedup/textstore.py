@@ -2,8 +2,9 @@
 
 After cleaning, a scan reads the texts once in batches (fingerprint) and then a document's
 text only when one of its pairs is verified or labelled. At a million news articles the
-texts are about 1.3 GB of Python strings; written once to an unlinked temporary file
-they cost 8 bytes a document (an offset), and each read is one `os.pread` (a few
+texts are about 1.3 GB of Python strings; written to an unlinked temporary file (a chunk
+at a time as the cleaning workers send them, already encoded: `TextSink`) they cost 8
+bytes a document (an offset), and each read is one `os.pread` (a few
 microseconds, served from the OS page cache while memory allows). `pread` takes no file
 position, so forked verify workers share the inherited descriptor safely.
 
@@ -16,10 +17,11 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SpillError", "TextStore", "TextsById", "char_lengths", "spill_texts"]
+__all__ = ["EncodedTexts", "SpillError", "TextSink", "TextStore", "TextsById", "char_lengths", "encode_texts"]
 
 # Bytes buffered before each write while the texts go to disk. A million news texts (1.3 GB)
 # took 2.1-2.5 s to store in 16 MB writes and 0.8 s in 1 MB ones (the kernel's large-write path
@@ -28,32 +30,68 @@ WRITE_CHUNK = 1 << 20
 
 
 class TextStore(Sequence[str]):
-    """A read-only sequence of texts kept in a temporary file, not in memory."""
+    """A sequence of texts kept in a temporary file, not in memory: appended a chunk at a time
+    (`extend`), read back by index or slice, and replaced one by one (`store[k] = text`)."""
 
-    def __init__(self, texts: Iterable[str], directory: str | None = None) -> None:
+    def __init__(self, texts: Iterable[str] = (), directory: str | None = None) -> None:
         self._file = tempfile.TemporaryFile(prefix="dedup-texts-", dir=directory)
-        lengths: list[int] = []
-        chars: list[int] = []
-        pending: list[bytes] = []
-        pending_bytes = 0
-        for text in texts:
-            data = text.encode("utf-8", "surrogatepass")
-            lengths.append(len(data))
-            chars.append(len(text))
-            pending.append(data)
-            pending_bytes += len(data)
-            if pending_bytes >= WRITE_CHUNK:
-                self._file.write(b"".join(pending))
-                pending, pending_bytes = [], 0
-        self._file.write(b"".join(pending))
-        self._file.flush()
-        self._offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=self._offsets[1:])
-        self._chars = np.asarray(chars, dtype=np.int64)
         self._fd = self._file.fileno()
+        self._end = 0  # bytes written so far
+        self._byte_parts: list[np.ndarray] = []  # lengths of texts appended since the last read
+        self._char_parts: list[np.ndarray] = []
+        self._offsets = np.zeros(1, dtype=np.int64)
+        self._chars = np.zeros(0, dtype=np.int64)
+        self._moved: dict[int, tuple[int, int]] = {}  # replaced texts: index -> (start, end) in the file
+        self._moved_order: np.ndarray | None = None  # the keys of _moved, sorted (made when a batch is read)
         self._held: dict[int, str] = {}  # texts read once for a while (`held`)
+        pending: list[str] = []
+        for text in texts:
+            pending.append(text)
+            if len(pending) == 1024:
+                self.extend(encode_texts(pending))
+                pending = []
+        self.extend(encode_texts(pending))
+
+    def extend(self, encoded: "EncodedTexts") -> None:
+        """Append texts already encoded (a cleaning worker's chunk): one write, no decoding."""
+        self._append(encoded.blob)
+        self._byte_parts.append(encoded.byte_lengths)
+        self._char_parts.append(encoded.char_lengths)
+
+    def __setitem__(self, k: int, text: str) -> None:
+        """Text k becomes `text` (a scan drops boilerplate lines from a few texts after they are
+        stored): written at the end of the file, and read from there from now on."""
+        k = int(k)
+        if not 0 <= k < len(self):
+            raise IndexError("TextStore index out of range")
+        self._moved[k] = (self._end, self._append(text.encode("utf-8", "surrogatepass")))
+        self._moved_order = None
+        self._chars[k] = len(text)
+        self._held.pop(k, None)
+
+    def _append(self, data: bytes) -> int:
+        """Write `data` at the end of the file, at most WRITE_CHUNK bytes a call; -> the new end."""
+        view = memoryview(data)
+        while len(view):
+            written = os.pwrite(self._fd, view[:WRITE_CHUNK], self._end)
+            view, self._end = view[written:], self._end + written
+        return self._end
+
+    def _seal(self) -> None:
+        """Fold the lengths appended since the last read into the offsets and lengths."""
+        if not self._byte_parts:
+            return
+        lengths = np.concatenate(self._byte_parts)
+        offsets = np.empty(len(self._offsets) + len(lengths), dtype=np.int64)
+        offsets[:len(self._offsets)] = self._offsets
+        np.cumsum(lengths, out=offsets[len(self._offsets):])
+        offsets[len(self._offsets):] += self._offsets[-1]
+        self._offsets = offsets
+        self._chars = np.concatenate([self._chars, *self._char_parts])
+        self._byte_parts, self._char_parts = [], []
 
     def __len__(self) -> int:
+        self._seal()
         return len(self._offsets) - 1
 
     def __getitem__(self, k):  # type: ignore[override]
@@ -71,7 +109,7 @@ class TextStore(Sequence[str]):
             k += len(self)
         if not 0 <= k < len(self):
             raise IndexError("TextStore index out of range")
-        start, end = int(self._offsets[k]), int(self._offsets[k + 1])
+        start, end = self._moved.get(k) or (int(self._offsets[k]), int(self._offsets[k + 1]))
         return os.pread(self._fd, end - start, start).decode("utf-8", "surrogatepass") if end > start else ""
 
     @contextmanager
@@ -87,10 +125,18 @@ class TextStore(Sequence[str]):
 
     def _range(self, start: int, stop: int) -> list[str]:
         """Texts start..stop-1 with one read (the fingerprint stage takes batches of them)."""
+        self._seal()
         base = int(self._offsets[start])
         raw = os.pread(self._fd, int(self._offsets[stop]) - base, base)
         bounds = (self._offsets[start:stop + 1] - base).tolist()
-        return [raw[lo:hi].decode("utf-8", "surrogatepass") for lo, hi in zip(bounds[:-1], bounds[1:])]
+        texts = [raw[lo:hi].decode("utf-8", "surrogatepass") for lo, hi in zip(bounds[:-1], bounds[1:])]
+        if self._moved:
+            if self._moved_order is None:
+                self._moved_order = np.sort(np.fromiter(self._moved, dtype=np.int64, count=len(self._moved)))
+            order = self._moved_order
+            for k in order[np.searchsorted(order, start):np.searchsorted(order, stop)].tolist():
+                texts[k - start] = self[k]
+        return texts
 
     def __iter__(self) -> Iterator[str]:
         for start in range(0, len(self), 1024):
@@ -98,11 +144,39 @@ class TextStore(Sequence[str]):
 
     def char_lengths(self) -> np.ndarray:
         """len() of every text, without reading them back."""
+        self._seal()
         return self._chars
 
     def __reduce__(self):
         # A descriptor means nothing in another process unless inherited by fork.
         raise TypeError("a TextStore cannot be pickled; forked workers inherit it")
+
+
+@dataclass(frozen=True)
+class EncodedTexts:
+    """Texts as one UTF-8 buffer and their lengths: what a cleaning worker sends back, so that
+    the scan can write a chunk to its `TextStore` as it arrives, without decoding it (a pickled
+    bytes object is a copy; a pickled list of strings is a string made per text)."""
+
+    blob: bytes
+    byte_lengths: np.ndarray  # int64, per text
+    char_lengths: np.ndarray  # int64, per text: len() of each text
+
+    def __len__(self) -> int:
+        return len(self.byte_lengths)
+
+    def decode(self) -> list[str]:
+        """The texts again."""
+        ends = np.cumsum(self.char_lengths).tolist()
+        whole = self.blob.decode("utf-8", "surrogatepass")
+        return [whole[lo:hi] for lo, hi in zip([0, *ends[:-1]], ends)]
+
+
+def encode_texts(texts: Sequence[str]) -> EncodedTexts:
+    """`texts` as an `EncodedTexts` (lone surrogates, which JSON escapes can make, kept)."""
+    data = [text.encode("utf-8", "surrogatepass") for text in texts]
+    return EncodedTexts(b"".join(data), np.fromiter(map(len, data), dtype=np.int64, count=len(data)),
+                        np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)))
 
 
 class TextsById(Mapping[str, str]):
@@ -129,24 +203,60 @@ def char_lengths(texts: Sequence[str]) -> np.ndarray:
     return np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
 
 
-def text_bytes(texts: Sequence[str]) -> int:
-    """Characters in `texts`: what they hold in memory as (mostly one-byte) Python strings."""
-    return int(char_lengths(texts).sum())
-
-
 class SpillError(RuntimeError):
     """The temporary text file could not be written (a full or read-only temporary folder)."""
 
 
-def spill_texts(texts: Sequence[str], limit_mb: float | None, directory: str | None = None) -> Sequence[str]:
-    """`texts` as a `TextStore` when they exceed `limit_mb` megabytes, else unchanged
-    (None: never). The caller drops its own list so that the strings are freed."""
-    if limit_mb is None or isinstance(texts, TextStore) or text_bytes(texts) <= limit_mb * 2**20:
-        return texts
-    try:
-        return TextStore(texts, directory)
-    except OSError as error:
-        where = directory or tempfile.gettempdir()
-        raise SpillError(f"cannot keep the cleaned texts ({text_bytes(texts) / 2**20:,.0f} MB) in a temporary "
-                         f"file in {where}: {error.strerror or error}; set TMPDIR to a folder with room, "
-                         f"or keep them in memory (--spill-texts-mb -1)") from error
+class TextSink:
+    """A scan's cleaned texts, taken chunk by chunk as the cleaning workers send them: held in
+    memory while they are at most `limit_mb` megabytes (None: no limit), then in a `TextStore`
+    that each later chunk is written to as it arrives. Spilled at the end of cleaning instead,
+    corpus-1m's 1.3 GB took 3.1-3.7 s with one core idle (the first touch of that much page
+    cache on this virtual machine), where the cleaning workers now hide it."""
+
+    def __init__(self, limit_mb: float | None, directory: str | None = None) -> None:
+        self.limit_chars = None if limit_mb is None else limit_mb * 2**20
+        self.directory = directory
+        self._chunks: list[EncodedTexts] = []
+        self._chars = 0
+        self._store: TextStore | None = None
+        self._texts: list[str] = []  # the texts decoded, when they stay in memory
+
+    def add(self, encoded: EncodedTexts) -> None:
+        """Take the next chunk of texts."""
+        self._chars += int(encoded.char_lengths.sum())
+        try:
+            if self._store is None and self.limit_chars is not None and self._chars > self.limit_chars:
+                self._store = TextStore((), self.directory)
+                for chunk in self._chunks:
+                    self._store.extend(chunk)
+                self._chunks = []
+            if self._store is not None:
+                self._store.extend(encoded)
+            else:
+                self._chunks.append(encoded)
+        except OSError as error:
+            raise _spill_error(self._chars, self.directory, error) from error
+
+    def texts(self) -> list[str] | TextStore:
+        """Every text taken, in order: a `TextStore` past the limit, else a list."""
+        if self._store is None and self._chunks:
+            self._texts = [text for chunk in self._chunks for text in chunk.decode()]
+            self._chunks = []
+        return self._store if self._store is not None else self._texts
+
+    def replace(self, edits: Iterable[tuple[int, str]]) -> None:
+        """texts()[i] = text for each (i, text) of `edits` (which may read the texts as it goes)."""
+        texts = self.texts()
+        try:
+            for i, text in edits:
+                texts[i] = text
+        except OSError as error:
+            raise _spill_error(self._chars, self.directory, error) from error
+
+
+def _spill_error(chars: int, directory: str | None, error: OSError) -> SpillError:
+    where = directory or tempfile.gettempdir()
+    return SpillError(f"cannot keep the cleaned texts ({chars / 2**20:,.0f} MB) in a temporary file in {where}: "
+                      f"{error.strerror or error}; set TMPDIR to a folder with room, or keep them in memory "
+                      f"(--spill-texts-mb -1)")

@@ -10,7 +10,8 @@ import pytest
 
 import dedup.pipeline as pipeline
 import dedup.textstore as textstore
-from dedup.textstore import TextsById, TextStore, spill_texts
+from dedup.document import Document
+from dedup.textstore import SpillError, TextsById, TextSink, TextStore, encode_texts
 
 TEXTS = ["Plain ASCII news.", "", "Ünïcode — “quotes”, 東京 and an emoji 🙂", "lone \udcff surrogate", "x" * 5000]
 
@@ -66,11 +67,10 @@ def test_a_store_is_not_pickled():
         pickle.dumps(TextStore(TEXTS))
 
 
-def test_spill_only_over_the_limit():
-    assert spill_texts(TEXTS, None) is TEXTS
-    assert spill_texts(TEXTS, 1.0) is TEXTS  # about 5 KB, under 1 MB
-    spilled = spill_texts(TEXTS, 0)
-    assert isinstance(spilled, TextStore) and list(spilled) == TEXTS
+def test_a_sink_that_cannot_write_says_where_and_what_to_do(tmp_path):
+    sink = TextSink(0, directory=str(tmp_path / "missing"))
+    with pytest.raises(SpillError, match=r"\(0 MB\) in a temporary file in .*missing: .*set TMPDIR.*--spill-texts-mb -1"):
+        sink.add(encode_texts(TEXTS))
 
 
 def test_texts_by_id():
@@ -85,21 +85,59 @@ def test_a_scan_that_spills_reports_the_same(monkeypatch):
 
     docs = _corpus()
     in_memory = pipeline.Scanner(pipeline.ScanConfig(jobs=2, related=True, spill_texts_mb=None)).scan(docs)
-    spilled_stores = []
-    real_spill = pipeline.spill_texts
-
-    def spy(texts, limit_mb):
-        spilled = real_spill(texts, limit_mb)
-        spilled_stores.append(spilled)
-        return spilled
-
-    monkeypatch.setattr(pipeline, "spill_texts", spy)
+    kept = []
+    real_texts = pipeline.TextSink.texts
+    monkeypatch.setattr(pipeline.TextSink, "texts", lambda sink: kept.append(real_texts(sink)) or kept[-1])
     spilled = pipeline.Scanner(pipeline.ScanConfig(jobs=2, related=True, spill_texts_mb=0)).scan(docs)
-    assert isinstance(spilled_stores[0], TextStore)
+    assert isinstance(kept[0], TextStore)
     assert _summary(spilled) == _summary(in_memory) and any(p.relation == "rewrite" for p in spilled.pairs)
     assert dict(spilled.cleaned) == dict(in_memory.cleaned)
     diff, text_a, _ = spilled.pair_diff(spilled.pairs[0])
     assert text_a == in_memory.cleaned[spilled.pairs[0].a] and diff is not None
+
+
+def test_boilerplate_is_dropped_from_spilled_texts_too(monkeypatch):
+    """The scan learns a source's menu line after its texts are on disk: the few texts that
+    hold it are rewritten in the store, and read back as a scan in memory cleans them."""
+    from test_clean import make_corpus
+
+    menu = "Home | World | Business | Sport | Weather | Sign in to your account"
+    texts = [f"{menu}\n\n{text}" if k % 3 else text for k, text in enumerate(make_corpus(60))]
+    docs = [Document(f"d{k:02d}", text, source="paper") for k, text in enumerate(texts)]
+    monkeypatch.setattr(pipeline, "CLEAN_CHUNK", 7)  # several chunks, the store started mid-way
+    results = {}
+    for limit in (None, 0.004):  # 0.004 MB: the first chunk or two stay in memory, then the store
+        results[limit] = pipeline.Scanner(pipeline.ScanConfig(jobs=2, spill_texts_mb=limit)).scan(docs)
+    assert isinstance(results[0.004].cleaned._texts, TextStore)
+    assert dict(results[0.004].cleaned) == dict(results[None].cleaned)
+    cleaned = list(results[0.004].cleaned._texts)
+    assert cleaned == [text.replace(f"{menu}\n\n", "") for text in texts]
+    assert results[0.004].cleaned._texts.char_lengths().tolist() == [len(text) for text in cleaned]
+
+
+def test_a_sink_keeps_texts_in_memory_under_its_limit_and_on_disk_past_it():
+    chunks = [TEXTS[:2], TEXTS[2:4], TEXTS[4:]]
+    for limit, on_disk in ((None, False), (1.0, False), (50 / 2**20, True), (0, True)):
+        sink = TextSink(limit)
+        for chunk in chunks:
+            sink.add(encode_texts(chunk))
+        texts = sink.texts()
+        assert isinstance(texts, TextStore) == on_disk and list(texts) == TEXTS
+        sink.replace([(0, "Replaced, and longer than before."), (3, "")])
+        assert list(sink.texts()) == ["Replaced, and longer than before.", *TEXTS[1:3], "", TEXTS[4]]
+
+
+def test_replaced_texts_read_back_alone_in_slices_and_held():
+    texts = [f"text {k} " * (k % 5) for k in range(3000)]
+    store = TextStore(texts)
+    for k in (0, 5, 1023, 1024, 2999):
+        texts[k] = f"replaced {k} ünï"
+        store[k] = texts[k]
+    assert store[5] == texts[5] and store[-1] == texts[-1]
+    assert list(store) == texts and store[1000:1030] == texts[1000:1030]
+    assert store.char_lengths().tolist() == [len(t) for t in texts]
+    with store.held([5, 6]):
+        assert store[5] == texts[5]
 
 
 def test_slices_and_lengths_without_reading_one_by_one():
