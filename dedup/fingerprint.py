@@ -790,15 +790,12 @@ def warm_kernels() -> None:
     if _warmed or not jit.jit_available():
         return
     _warmed = True
-    floor, jit.MIN_SIZE = jit.MIN_SIZE, 0
-    try:
+    with jit.compiled_always():
         copy, rewrite = Fingerprinter("copy"), Fingerprinter("rewrite")
         _scan_batch(copy, rewrite, ["Kernels warm up on 1,250 words.", "A second, shorter text."], compact=True)
         sizes = np.full(FREQUENT_MIN_CORPUS, 3, dtype=np.int64)
         words = np.arange(3 * FREQUENT_MIN_CORPUS, dtype=np.uint32)
         drop_frequent_words(words, np.concatenate(([0], np.cumsum(sizes))))
-    finally:
-        jit.MIN_SIZE = floor
 
 
 def _compacted(signatures: np.ndarray, compact: bool) -> np.ndarray:

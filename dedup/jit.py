@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["MIN_SIZE", "describe", "jit_available", "joined", "kernel", "loaded_kernel", "numpy_only"]
+__all__ = ["MIN_SIZE", "compiled_always", "describe", "jit_available", "joined", "kernel", "loaded_kernel", "numpy_only"]
 
 # Inputs (bytes, tokens or shingles) below which the numpy path runs: the seeds' five
 # articles (~25k bytes) stay on numpy; one fingerprint batch of news (~2 MB) goes compiled.
@@ -74,6 +74,19 @@ def describe() -> str:
     import numba
 
     return f"numba {numba.__version__} (numpy under {MIN_SIZE:,} items)"
+
+
+@contextmanager
+def compiled_always() -> Iterator[None]:
+    """Take the compiled path whatever the input's size inside the block: run on a few items,
+    a stage loads its kernels into this process (for the processes it will fork, or ahead of
+    the stage)."""
+    global MIN_SIZE
+    previous, MIN_SIZE = MIN_SIZE, 0
+    try:
+        yield
+    finally:
+        MIN_SIZE = previous
 
 
 @contextmanager

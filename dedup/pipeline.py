@@ -40,7 +40,7 @@ from dedup.rowstore import RowStore, RowStoreError
 from dedup.textstore import EncodedTexts, TextSink, TextStore, TextsById, encode_texts
 from dedup.relate import (DATELINE_CHARS, DERIVED, DERIVED_SCORE, PASTE_RUN_LINKS, Relation, clusters, dateline_date,
                           earliest, normalised, relate_pair)
-from dedup.jit import joined, kernel, loaded_kernel
+from dedup.jit import compiled_always, jit_available, joined, kernel, loaded_kernel
 from dedup.verify import (VERBATIM_SIMILARITY, Alignment, ChunkSimilarities, LayoutDocuments, PairFeatures, Sentence,
                           SentenceStore, Verifier, chunk_similarities, packed_spans, split_batch_with_keys, stack_rows)
 from dedup.workers import bounded_map, close_pools, worker_pool
@@ -83,6 +83,8 @@ BLOCKS_PER_WORKER = 4
 PARALLEL_DECIDE_PAIRS = 100_000
 # Pairs aligned per task (and per compiled call).
 VERIFY_CHUNK = 500
+# Pairs the parent verifies, and throws away, to load the kernels its block workers inherit.
+WARM_PAIRS = 64
 # Sentences in paired documents up to which verify's block workers take block after block;
 # past it each block gets a fresh worker (`_verify_blocks`). A fresh process pays again for
 # its kernels, its word stems and the memory it faults in: corpus-100k (310k sentences) and
@@ -994,22 +996,36 @@ _BLOCKS_STATE: tuple | None = None
 def _verify_block(k: int) -> tuple[list, int, int, float]:
     """Verify block k on a forked worker: hash its sentences here, then align and label its
     pairs chunk by chunk (`_verify_chunk`'s result, summed over the chunks)."""
+    return _verify_block_pairs(_BLOCKS_STATE[2][k])
+
+
+def _verify_block_pairs(block: np.ndarray) -> tuple[list, int, int, float]:
+    """`_verify_block` of the pairs `block`, with the rest of the state from `_BLOCKS_STATE`."""
     global _VERIFY_STATE, _VERIFY_LABEL
-    verifier, sentences, blocks, texts, skip_related, keep_links, label, stored = _BLOCKS_STATE
+    verifier, sentences, _, texts, skip_related, keep_links, label, stored = _BLOCKS_STATE
     # Spilled texts are held from the block's start: without a row store it reads them to hash its sentences too.
     documents = sentences.documents
-    held = documents.held(np.unique(blocks[k]).tolist()) if isinstance(documents, TextStore) else nullcontext()
+    held = documents.held(np.unique(block).tolist()) if isinstance(documents, TextStore) else nullcontext()
     try:
         with held, threadpool_limits(limits=1, user_api="blas"):
-            _VERIFY_STATE = _verify_state(verifier, sentences,
-                                          *_block_layout(verifier, sentences, blocks[k], None, 1, stored),
+            _VERIFY_STATE = _verify_state(verifier, sentences, *_block_layout(verifier, sentences, block, None, 1, stored),
                                           texts, skip_related, keep_links)
             _VERIFY_LABEL = label
-            parts = [_align_and_label(chunk) for chunk in _chunks(blocks[k].tolist())]
+            parts = [_align_and_label(chunk) for chunk in _chunks(block.tolist())]
     finally:
         _VERIFY_STATE = _VERIFY_LABEL = None
     return ([found for part in parts for found in part[0]], sum(part[1] for part in parts),
             sum(part[2] for part in parts), sum(part[3] for part in parts))
+
+
+def _load_block_kernels(block: np.ndarray) -> None:
+    """Verify the first WARM_PAIRS pairs of `block` in this process, every step on its compiled
+    path, and throw the result away: each kernel a block uses is then loaded (from numba's
+    cache) here, and every fresh block worker forked after inherits it instead of loading its
+    own. On corpus-1m those loads were 2% of the blocks' CPU, ~0.12 s in each of 29 blocks."""
+    if jit_available():
+        with compiled_always():
+            _verify_block_pairs(block[:WARM_PAIRS])
 
 
 def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np.ndarray], workers: int,
@@ -1033,6 +1049,8 @@ def _verify_blocks(verifier: Verifier, sentences: SentenceStore, blocks: list[np
         # it touches (and so copies) more of the pages it inherited (corpus-1m: 4.6 GB peak PSS
         # of the tree). On a small one that costs more than it saves (`REUSE_BLOCK_WORKERS`).
         per_worker = 1 if fresh_workers else None
+        if fresh_workers:
+            _load_block_kernels(blocks[0])
         with _ready_to_fork(), mp.get_context("fork").Pool(workers, maxtasksperchild=per_worker) as pool:
             done = list(track(pool.imap(_verify_block, range(len(blocks))), "verify", len(blocks)))
     finally:

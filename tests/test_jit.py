@@ -79,6 +79,12 @@ def test_small_inputs_keep_the_numpy_path(monkeypatch):
         assert jit.kernel("tokens", jit.MIN_SIZE) is None
 
 
+def test_compiled_always_lifts_the_size_floor_inside_its_block():
+    with jit.compiled_always():
+        assert jit.kernel("tokens", 1) is not None
+    assert jit.kernel("tokens", 1) is None and jit.MIN_SIZE > 1
+
+
 def test_a_kernel_module_that_fails_to_load_falls_back_to_numpy(monkeypatch):
     import builtins
     real_import = builtins.__import__

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import dedup.pipeline as pipeline
+from dedup import jit
 from dedup.document import Document
 from dedup.ingest import read_documents
 
@@ -62,8 +63,11 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store, spill
     monkeypatch.setattr(pipeline, "REUSE_BLOCK_WORKERS", 10 ** 9 if reuse else 0)
     forked_blocks, fresh = [], []
     monkeypatch.setattr(pipeline, "_verify_blocks",
-                        lambda *args, verify=pipeline._verify_blocks, **kw: forked_blocks.append(len(args[2]))
+                        lambda *args, verify=pipeline._verify_blocks, **kw: forked_blocks.append(args[2])
                         or fresh.append(kw["fresh_workers"]) or verify(*args, **kw))
+    verified_here = []  # blocks verified in this process: with fresh workers, a few pairs to load the kernels
+    monkeypatch.setattr(pipeline, "_verify_block_pairs", lambda block, verify=pipeline._verify_block_pairs:
+                        verified_here.append((block.copy(), jit.MIN_SIZE)) or verify(block))
     scanner = pipeline.Scanner(pipeline.ScanConfig(jobs=jobs, related=True, spill_texts_mb=0 if spill else None))
     fit_idf = scanner._fit_idf
 
@@ -82,8 +86,13 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store, spill
         blocked = scanner.scan(docs)
     assert _summary(blocked) == _summary(whole)
     assert any(p.relation == "rewrite" for p in blocked.pairs)
-    assert (forked_blocks[0] > 1) if jobs > 1 else not forked_blocks
+    assert (len(forked_blocks[0]) > 1) if jobs > 1 else not forked_blocks
     assert fresh == ([not reuse] if jobs > 1 else [])
+    if fresh == [True]:
+        assert len(verified_here) == 1 and verified_here[0][1] == 0
+        assert np.array_equal(verified_here[0][0], forked_blocks[0][0][:pipeline.WARM_PAIRS])
+    else:
+        assert not verified_here
     if row_store == "used":  # each distinct sentence of the paired documents hashed once, at most
         sentences = _sentences(docs)
         distinct = {s.text for d in range(len(docs)) for s in sentences[d]}
