@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import Stemmer
@@ -996,9 +997,14 @@ def scan_fingerprints(
             parts.append(part)
     else:
         parts = [_scan_batch(copy, rewrite, texts[b], compact) for b in batches]
-    copy_sigs = np.concatenate([p[0] for p in parts])
-    anchors, anchor_offsets = _concat_csr([(p[3], p[4]) for p in parts])
-    features, feature_offsets = _kept_words([(p[1], p[2]) for p in parts], counted.counts if counted else None)
+    # Dropping the frequent words (a kernel that releases the GIL) runs on a thread while this
+    # one joins the batches' signatures and anchors (copies numpy makes without the GIL): at a
+    # million documents the two took ~1.0 and ~0.6 s one after the other, with a core idle.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        kept = thread.submit(_kept_words, [(p[1], p[2]) for p in parts], counted.counts if counted else None)
+        copy_sigs = np.concatenate([p[0] for p in parts])
+        anchors, anchor_offsets = _concat_csr([(p[3], p[4]) for p in parts])
+        features, feature_offsets = kept.result()
     del parts
     rewrite_sigs = _rewrite_signatures(rewrite, features, feature_offsets, compact, jobs)
     return copy_sigs, rewrite_sigs, anchors, anchor_offsets
