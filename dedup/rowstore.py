@@ -24,6 +24,7 @@ import multiprocessing as mp
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -167,8 +168,13 @@ class RowStore:
         if got != len(target):
             raise RowStoreError(f"the temporary row file is shorter than written ({got} of {len(target)} bytes)")
 
-    def close(self) -> None:
-        self._file.close()
+    def close(self) -> threading.Thread:
+        """Close the file on a thread of its own, returned (join it to wait): the last descriptor
+        closing frees the file's page cache, which took the parent 0.5-0.6 s for corpus-1m's
+        rows, with the other core idle."""
+        closing = threading.Thread(target=self._file.close, name="dedup-row-store-close")
+        closing.start()
+        return closing
 
     def __reduce__(self):
         raise TypeError("a RowStore cannot be pickled; forked workers inherit it")

@@ -62,7 +62,8 @@ def test_rows_read_back_as_the_vectorizer_makes_them(monkeypatch, jobs):
         matrix, row_of = store.rows(numbers)
         assert _same(matrix, expected[np.unique(numbers)])
         assert _same(matrix[row_of], expected[numbers])
-    store.close()
+    store.close().join()  # closed on a thread (freeing a large file's pages takes a while)
+    assert store._file.closed
 
 
 _STORE: RowStore | None = None
