@@ -31,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from dedup.ngram_hash import packed_ngram_counts
+from dedup.textstore import pwrite_all
 from dedup.workers import start_worker
 
 __all__ = ["RowStore", "RowStoreError"]
@@ -47,22 +48,8 @@ class RowStoreError(RuntimeError):
     """The temporary row file could not be written (a full or read-only temporary folder)."""
 
 
-# Bytes written per call. A chunk's packed rows are ~30 MB; written whole, 1.3 GB of 16 MB
-# buffers took 1.6-2.3 s on this machine's Linux against 0.6-0.9 s in 1 MB pieces (so did the
-# texts' spill file, `textstore.WRITE_CHUNK`), and `_pwrite_all` was 13% of the row store's
-# CPU in a py-spy of corpus-1m.
-WRITE_PIECE = 1 << 20
-
-
 # State inherited by the forked hashing workers: (file descriptor, offset counter, vectorizer).
 _WRITER: tuple | None = None
-
-
-def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
-    """os.pwrite until every byte is written, at most WRITE_PIECE bytes a call."""
-    while len(data):
-        written = os.pwrite(fd, data[:WRITE_PIECE], offset)
-        data, offset = data[written:], offset + written
 
 
 def _hash_and_append(job: tuple[int, list[str]]) -> tuple[int, int, np.ndarray]:
@@ -74,7 +61,7 @@ def _hash_and_append(job: tuple[int, list[str]]) -> tuple[int, int, np.ndarray]:
     with counter.get_lock():
         offset = counter.value
         counter.value += packed.nbytes
-    _pwrite_all(fd, memoryview(packed).cast("B"), offset)
+    pwrite_all(fd, memoryview(packed).cast("B"), offset)  # in 1 MB pieces: see `textstore.WRITE_CHUNK`
     return k, offset, entries
 
 

@@ -56,7 +56,7 @@ def test_blocked_verify_gives_the_same_pairs(monkeypatch, jobs, row_store, spill
         def full(*_):
             raise OSError(errno.ENOSPC, "No space left on device")
 
-        monkeypatch.setattr(rowstore, "_pwrite_all", full)
+        monkeypatch.setattr(rowstore, "pwrite_all", full)
     monkeypatch.setattr(pipeline, "RowStore", lambda *args, **kw: stores.append(RowStore(*args, **kw)) or stores[-1])
 
     monkeypatch.setattr(pipeline, "BLOCK_SENTENCES", 40)  # a few documents per block
